@@ -1,0 +1,160 @@
+"""The public decision model: purposes, signal ids, `Reason` and `Decision`.
+
+Every signal module returns `Reason` objects; `tdm_guard.decide` combines them into a
+`Decision`. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Any
+
+
+class Purpose(str, Enum):
+    """What the crawler wants to do with the content.
+
+    `tdm` is the umbrella ("any mining"): a crawler that declares it must respect every
+    reservation, whatever purpose the reservation names. A reservation that names `tdm`
+    (TDMRep, aipref `all`, a declaration of "any text or data mining") binds every purpose.
+    """
+
+    TRAIN = "train"  # train or fine-tune AI models (aipref train-ai, Content-Signal ai-train)
+    INPUT = "input"  # inference-time use: RAG, grounding (Content-Signal ai-input)
+    SEARCH = "search"  # a classic search index (aipref search, Content-Signal search)
+    TDM = "tdm"  # any automated analysis (TDMRep, declarations)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+ALL_PURPOSES: frozenset[Purpose] = frozenset(Purpose)
+
+
+class Profile(str, Enum):
+    """How far a robots.txt speaks for usage.
+
+    `strict` (default): a Disallow aimed at any known AI-training crawler or control token
+    (GPTBot, CCBot, Google-Extended...) reserves the URL for training, and usage statements
+    (Content-Usage, Content-Signal) of the `*` group count even when the agent has its own
+    group. `standard`: only the agent's own group (or `*` when it has none) counts, exactly as
+    RFC 9309 and draft-ietf-aipref-attach select groups.
+    """
+
+    STRICT = "strict"
+    STANDARD = "standard"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# Stable signal ids: they appear in JSON output, audit logs and Scrapy stats.
+ROBOTS = "robots"
+TDMREP_FILE = "tdmrep-file"
+TDMREP_HEADER = "tdmrep-header"
+TDMREP_META = "tdmrep-meta"
+NOAI_HEADER = "noai-header"
+NOAI_META = "noai-meta"
+CONTENT_USAGE = "content-usage"
+CONTENT_SIGNAL = "content-signal"
+DECLARATION = "declaration"
+SIGNALS: tuple[str, ...] = (
+    ROBOTS,
+    TDMREP_FILE,
+    TDMREP_HEADER,
+    TDMREP_META,
+    NOAI_HEADER,
+    NOAI_META,
+    CONTENT_USAGE,
+    CONTENT_SIGNAL,
+    DECLARATION,
+)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One piece of evidence: which signal said what, where.
+
+    `reserved` is True when this statement reserves the content (or forbids access) for the
+    purposes in `purposes`; False when it was checked and allows, or was superseded.
+    `evidence` is the exact line or value, prefixed with its line number where there is one.
+    """
+
+    signal: str
+    reserved: bool
+    source: str
+    evidence: str
+    purposes: frozenset[Purpose] = ALL_PURPOSES
+    agent: str | None = None  # robots: the user-agent token whose group decided
+    access: bool = False  # robots only: True when this reason forbids fetching at all
+    note: str | None = None  # e.g. "superseded by the tdm-reservation header"
+    contacts: tuple[str, ...] = ()  # whom to ask for a licence, where the signal names it
+    policy: str | None = None  # TDMRep tdm-policy URL carried by this statement
+
+    def applies_to(self, purpose: Purpose) -> bool:
+        """Does this statement speak to `purpose`? (`tdm` hears every statement.)"""
+        return purpose is Purpose.TDM or purpose in self.purposes or Purpose.TDM in self.purposes
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "signal": self.signal,
+            "reserved": self.reserved,
+            "source": self.source,
+            "evidence": self.evidence,
+            "purposes": sorted(p.value for p in self.purposes),
+        }
+        if self.signal == ROBOTS:
+            out["agent"] = self.agent
+        if self.note:
+            out["note"] = self.note
+        if self.contacts:
+            out["contacts"] = list(self.contacts)
+        if self.policy:
+            out["policy"] = self.policy
+        return out
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+@dataclass
+class Decision:
+    """The answer for one URL, agent and purpose, with every reason behind it."""
+
+    url: str
+    agent: str
+    purpose: Purpose
+    allowed: bool
+    reasons: list[Reason] = field(default_factory=list)
+    policy: str | None = None  # TDMRep tdm-policy of the effective reservation
+    contacts: list[str] = field(default_factory=list)
+    unchecked: list[str] = field(default_factory=list)  # signals that could not be read, and why
+    checked_at: str = field(default_factory=_now)
+    error: str | None = None
+
+    @property
+    def fetch_allowed(self) -> bool:
+        """False when robots.txt forbids fetching the URL at all (never fetch, in any mode)."""
+        return not any(r.reserved and r.access for r in self.reasons)
+
+    @property
+    def reserved_by(self) -> list[Reason]:
+        return [r for r in self.reasons if r.reserved]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "url": self.url,
+            "agent": self.agent,
+            "purpose": self.purpose.value,
+            "allowed": self.allowed,
+            "reasons": [r.to_dict() for r in self.reasons],
+            "policy": self.policy,
+            "contacts": self.contacts,
+            "unchecked": self.unchecked,
+            "checked_at": self.checked_at,
+        }
+        if self.error:
+            out["error"] = self.error
+        return out

@@ -1,0 +1,97 @@
+"""robots.txt-style path patterns (RFC 9309 §2.2.2-2.2.3), shared by every signal that uses them.
+
+robots.txt Allow/Disallow, aipref `Content-Usage` path rules and TDMRep `location` all use
+the same notation, so they share one matcher:
+
+  "If a percent-encoded ASCII octet is encountered in the URI, it MUST be unencoded prior to
+  comparison, unless it is a reserved character in the URI as defined by [RFC3986] or the
+  character is outside the unreserved character range. [...] Octets in the URI and robots.txt
+  paths outside the range of the ASCII coded character set, and those in the reserved range
+  defined by [RFC3986], MUST be percent-encoded as defined by [RFC3986] prior to comparison."
+  (RFC 9309 §2.2.2)
+
+  "*  Designates 0 or more instances of any character.  $  Designates the end of the match
+  pattern." (RFC 9309 §2.2.3)
+
+Matching is anchored at the start of the path and case-sensitive; the path includes the
+query string, as Google's rules (which TDMRep points to) do.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+_UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+# Characters kept as they are when they appear literally: unreserved, reserved (gen-delims and
+# sub-delims) and '%' (its escapes are handled separately).
+_KEEP = _UNRESERVED | frozenset(b":/?#[]@!$&'()*+,;=%")
+
+
+@lru_cache(maxsize=65536)
+def normalize(text: str) -> str:
+    """Percent-normalise a path or pattern for octet comparison (RFC 9309 §2.2.2).
+
+    `%XX` of an unreserved character is decoded, other escapes get upper-case hex, and
+    octets outside printable ASCII are percent-encoded (as UTF-8).
+    """
+    raw = text.encode("utf-8", "surrogatepass")
+    out = bytearray()
+    i, n = 0, len(raw)
+    while i < n:
+        byte = raw[i]
+        if byte == 0x25 and i + 2 < n and raw[i + 1] in _HEX and raw[i + 2] in _HEX:
+            value = int(raw[i + 1 : i + 3], 16)
+            if value in _UNRESERVED:
+                out.append(value)
+            else:
+                out += b"%" + raw[i + 1 : i + 3].upper()
+            i += 3
+            continue
+        if byte in _KEEP:
+            out.append(byte)
+        else:
+            out += b"%%%02X" % byte
+        i += 1
+    return out.decode("ascii")
+
+
+def url_path(url: str) -> str:
+    """The part of `url` that patterns match: path (at least "/") plus "?query", normalised."""
+    parts = urlsplit(url)
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return normalize(path)
+
+
+class PathPattern:
+    """A compiled robots-style pattern. `match(path)` takes a path from `url_path`."""
+
+    __slots__ = ("raw", "pattern", "length", "_prefix", "_regex")
+
+    def __init__(self, raw: str) -> None:
+        self.raw = raw
+        pattern = normalize(raw.strip())
+        self.pattern = pattern
+        # "The most specific match is the match that has the most octets." (RFC 9309)
+        self.length = len(pattern)
+        anchored = pattern.endswith("$")
+        body = pattern[:-1] if anchored else pattern
+        if "*" not in body and not anchored:
+            self._prefix: str | None = body
+            self._regex = None
+        else:
+            self._prefix = None
+            regex = ".*".join(re.escape(part) for part in body.split("*"))
+            self._regex = re.compile(regex + (r"\Z" if anchored else ""), re.DOTALL)
+
+    def match(self, path: str) -> bool:
+        if self._prefix is not None:
+            return path.startswith(self._prefix)
+        return self._regex.match(path) is not None  # type: ignore[union-attr]
+
+    def __repr__(self) -> str:
+        return f"PathPattern({self.raw!r})"
