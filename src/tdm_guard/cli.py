@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="strict (default): AI-crawler blocks in robots.txt reserve training; "
                             "standard: only your own group counts")
     check.add_argument("--json", action="store_true", help="JSON Lines, one object per URL")
-    check.add_argument("--input", metavar="FILE", help="read URLs from FILE, one a line ('-': stdin)")
+    check.add_argument("--input", metavar="FILE",
+                       help="read URLs from FILE, one a line ('-': stdin)")
     check.add_argument("--no-fetch", action="store_true",
                        help="read robots.txt and tdmrep.json only, not the page itself")
     check.add_argument("--offline", action="store_true",
@@ -52,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--timeout", type=float, default=10.0, metavar="S",
                        help="seconds per network operation (default: 10)")
     cache = check.add_mutually_exclusive_group()
-    cache.add_argument("--cache", metavar="PATH", help=f"cache file (default: {default_cache_path()})")
+    cache.add_argument("--cache", metavar="PATH",
+                       help=f"cache file (default: {default_cache_path()})")
     cache.add_argument("--no-cache", action="store_true", help="keep fetched files in memory only")
     check.add_argument("--policies", action="append", default=[], metavar="DIR",
                        help="extra folder of declaration files (repeatable)")

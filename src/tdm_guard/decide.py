@@ -132,9 +132,8 @@ class Evaluator:
             unchecked.append(f"tdmrep.json: {origin.not_consulted or 'not consulted'}")
 
         head = None
-        if page is not None:
-            if "html" in page.content_type or not page.content_type:
-                head = html.scan_head(page.body)
+        if page is not None and ("html" in page.content_type or not page.content_type):
+            head = html.scan_head(page.body)
         if page_note:
             unchecked.append(f"page headers and HTML meta: {page_note}")
 
@@ -202,7 +201,7 @@ class Evaluator:
         """Strict profile: a Disallow aimed at a known AI-training crawler or control token."""
         own = self.agent.lower()
         out = []
-        for name, names in _ai_training_sets(robots):
+        for _name, names in _ai_training_sets(robots):
             others = [n for n in names if n.lower() != own]
             if not others:
                 continue

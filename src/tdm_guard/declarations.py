@@ -94,6 +94,11 @@ def load_file(path: Path) -> Declaration:
         where = f" line {mark.line + 1}" if mark else ""
         raise PolicyError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', exc)}") from exc
     errors = validate(data, str(path))
+    if not errors and isinstance(data, dict):
+        for i, d in enumerate(data.get("matchers", {}).get("domains", [])):
+            if _extractor()(d["domain"]).suffix == d["domain"]:
+                errors.append(f"{path}: field matchers/domains/{i}/domain: {d['domain']!r} is a "
+                              "public suffix, not a site")
     if errors:
         raise PolicyError("\n".join(errors))
     assert isinstance(data, dict)
@@ -154,13 +159,15 @@ class DeclarationSet:
         host = (urlsplit(url).hostname or "").rstrip(".").lower()
         if not host or not self._by_domain:
             return []
+        # Walk from the host up to its registered domain, never onto a public suffix.
         registered = _registered_domain(host)
+        stop = registered or ".".join(host.split(".")[-2:])
         hits = []
         candidate = host
         while candidate:
             for decl, matcher in self._by_domain.get(candidate, ()):
                 hits.append((decl, matcher, host))
-            if candidate == registered or "." not in candidate:
+            if candidate == stop or "." not in candidate:
                 break
             candidate = candidate.split(".", 1)[1]
         return hits
@@ -192,4 +199,4 @@ def _registered_domain(host: str) -> str:
     domain = getattr(parts, "top_domain_under_public_suffix", None)
     if domain is None:  # tldextract < 5.3
         domain = parts.registered_domain
-    return domain or host
+    return domain or ""

@@ -67,10 +67,9 @@ class Fetcher:
                 return Fetched(url, error=f"connection failed ({_short(exc)})", final_url=current)
             with resp:
                 location = resp.headers.get("location")
-                if resp.is_redirect and location:
-                    if follow_redirects:
-                        current = urljoin(current, location)
-                        continue
+                if resp.is_redirect and location and follow_redirects:
+                    current = urljoin(current, location)
+                    continue
                 headers = list(resp.raw.headers.items())
                 try:
                     body, truncated = _read_bounded(resp, max_bytes, deadline)

@@ -62,7 +62,7 @@ def url_path(url: str) -> str:
     """The part of `url` that patterns match: path (at least "/") plus "?query", normalised."""
     parts = urlsplit(url)
     path = parts.path or "/"
-    if parts.query:
+    if parts.query or "?" in url.split("#", 1)[0]:  # keep an empty "?": rules can name it
         path += "?" + parts.query
     return normalize(path)
 
