@@ -1,0 +1,248 @@
+"""TdmGuardMiddleware: tdm-guard's decisions inside a Scrapy crawl.
+
+A thin adapter: policy files are fetched through the crawler's engine (so proxies, retries,
+the HTTP cache and politeness apply), turned into the core's sans-IO objects, and every
+decision comes from `tdm_guard.Evaluator`, the same code the CLI runs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import TYPE_CHECKING
+from urllib.parse import urljoin, urlsplit
+
+from scrapy import Request, signals
+from scrapy.exceptions import IgnoreRequest, NotConfigured, StopDownload
+from scrapy.http import Response
+from scrapy.http.request import NO_CALLBACK
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet.defer import Deferred
+
+from tdm_guard import Decision, DeclarationSet, Evaluator, OriginPolicy, PageResponse, origin_of
+from tdm_guard.audit import AuditLog
+from tdm_guard.cache import PolicyCache, default_cache_path
+from tdm_guard.fetch import MAX_REDIRECTS, Fetched
+from tdm_guard.html import MAX_HEAD_BYTES
+from tdm_guard.model import Profile, Purpose
+from tdm_guard.robots import MAX_ROBOTS_BYTES, RobotsResult, RobotsStatus, product_token
+from tdm_guard.tdmrep import MAX_TDMREP_BYTES, WELL_KNOWN_PATH, TdmRepFile
+
+if TYPE_CHECKING:
+    from scrapy.crawler import Crawler
+
+logger = logging.getLogger(__name__)
+
+META_KEY = "tdm_guard"  # request.meta / response.meta: the Decision
+OPT_OUT_KEY = "dont_tdm_guard"  # an explicit per-request opt-out
+_INTERNAL = "_tdm_guard_policy_file"  # our own robots.txt / tdmrep.json requests
+_CAP = "_tdm_guard_cap"
+FETCH_PRIORITY = 1000
+# Hard limit on what Scrapy may download (and decompress) for one policy file; the parsers
+# read only the first 500 KiB (robots.txt) or 1 MiB (tdmrep.json), so the download is
+# stopped, not failed, once that much has arrived.
+POLICY_DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
+MODES = ("block", "tag")
+
+
+class TdmGuardMiddleware:
+    """Downloader middleware. Enable with the add-on, or by hand at order 100 in place of
+    Scrapy's RobotsTxtMiddleware."""
+
+    def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        if not settings.getbool("TDM_GUARD_ENABLED", True):
+            raise NotConfigured("TDM_GUARD_ENABLED is False")
+        self.crawler = crawler
+        self.stats = crawler.stats
+        self.mode = str(settings.get("TDM_GUARD_MODE", "block")).lower()
+        if self.mode not in MODES:
+            raise ValueError(f"TDM_GUARD_MODE must be 'block' or 'tag', not {self.mode!r}")
+        self.agent = (settings.get("TDM_GUARD_AGENT") or settings.get("ROBOTSTXT_USER_AGENT")
+                      or product_token(settings.get("USER_AGENT") or "") or "Scrapy")
+        purpose = settings.get("TDM_GUARD_PURPOSE", "train")
+        profile = settings.get("TDM_GUARD_PROFILE", "strict")
+        try:
+            purpose, profile = Purpose(purpose), Profile(profile)
+        except ValueError as exc:
+            raise ValueError(f"TDM_GUARD_PURPOSE / TDM_GUARD_PROFILE: {exc}") from exc
+        declarations = DeclarationSet.load(settings.getlist("TDM_GUARD_POLICIES"))
+        for error in declarations.errors:
+            logger.warning("tdm-guard: policy file skipped: %s", error)
+        self.evaluator = Evaluator(self.agent, purpose, profile, declarations)
+        if "TDM_GUARD_CACHE" in settings:
+            cache_path = settings["TDM_GUARD_CACHE"] or None
+        else:
+            cache_path = default_cache_path()
+        self.cache = PolicyCache(cache_path)
+        audit_path = settings.get("TDM_GUARD_AUDIT_LOG")
+        self.audit = AuditLog(audit_path) if audit_path else None
+        self._origins: dict[str, OriginPolicy] = {}
+        self._waiting: dict[str, list[Deferred[None]]] = {}
+        self._received: dict[int, int] = {}
+        self._summary: Counter[str] = Counter()
+        crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
+        crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> TdmGuardMiddleware:
+        return cls(crawler)
+
+    # -- before download --------------------------------------------------------------
+    async def process_request(self, request: Request) -> None:
+        if _skip(request):
+            if request.meta.get(OPT_OUT_KEY):
+                self.stats.inc_value("tdm_guard/skipped")
+            return None
+        policy = await self._origin_policy(origin_of(request.url))
+        decision = self.evaluator.evaluate(request.url, policy)
+        request.meta[META_KEY] = decision
+        if not decision.fetch_allowed:
+            self._block(decision, "request", "robots.txt forbids fetching")
+        if not decision.allowed and self.mode == "block":
+            self._block(decision, "request", "reserved")
+        return None
+
+    # -- after download ---------------------------------------------------------------
+    async def process_response(self, request: Request, response: Response) -> Response:
+        if _skip(request):
+            return response
+        policy = await self._origin_policy(origin_of(request.url))
+        page = PageResponse(response.status, _header_list(response), response.body[:MAX_HEAD_BYTES])
+        decision = self.evaluator.evaluate(request.url, policy, page)
+        request.meta[META_KEY] = decision
+        if not decision.allowed:
+            if self.mode == "block":
+                self._block(decision, "response", "reserved")
+            self._record(decision, "response", "tagged")
+        else:
+            self._record(decision, "response", "allowed")
+        return response
+
+    def _block(self, decision: Decision, stage: str, why: str) -> None:
+        self._record(decision, stage, "blocked")
+        signals_ = sorted({r.signal for r in decision.reasons if r.reserved})
+        for signal in signals_:
+            self.stats.inc_value(f"tdm_guard/blocked/{signal}")
+            self._summary[f"blocked/{signal}"] += 1
+        raise IgnoreRequest(f"tdm-guard: {why} ({', '.join(signals_)}): {decision.url}")
+
+    def _record(self, decision: Decision, stage: str, action: str) -> None:
+        self.stats.inc_value(f"tdm_guard/{action}")
+        self._summary[action] += 1
+        if self.audit is not None:
+            self.audit.write(decision, stage=stage, action=action, mode=self.mode)
+
+    # -- policy files, once per origin, every waiter gets the real answer -----------------
+    async def _origin_policy(self, origin: str) -> OriginPolicy:
+        policy = self._origins.get(origin)
+        if policy is not None:
+            return policy
+        waiters = self._waiting.get(origin)
+        if waiters is not None:
+            gate: Deferred[None] = Deferred()
+            waiters.append(gate)
+            await maybe_deferred_to_future(gate)
+            return self._origins[origin]  # re-read: the gate carries no value
+        self._waiting[origin] = []
+        policy = None
+        try:
+            policy = await self._load_origin(origin)
+        except Exception as exc:  # noqa: BLE001 - fail closed, never release waiters unchecked
+            logger.error("tdm-guard: could not load policy files of %s: %s", origin, exc)
+            policy = _unreachable(origin, f"error: {type(exc).__name__}: {exc}")
+        finally:
+            self._origins.setdefault(origin, policy if policy is not None else
+                                     _unreachable(origin, "cancelled"))
+            for gate in self._waiting.pop(origin, []):
+                gate.callback(None)
+        return self._origins[origin]
+
+    async def _load_origin(self, origin: str) -> OriginPolicy:
+        robots_url, tdmrep_url = origin + "/robots.txt", origin + WELL_KNOWN_PATH
+        robots = await self._fetch_file(robots_url, MAX_ROBOTS_BYTES, "robots")
+        tdm = await self._fetch_file(tdmrep_url, MAX_TDMREP_BYTES, "tdmrep")
+        return OriginPolicy(
+            origin,
+            robots=RobotsResult.from_response(robots_url, robots.status, robots.body,
+                                              robots.error, robots.redirects_exhausted),
+            tdmrep=TdmRepFile.from_response(
+                tdmrep_url, tdm.status, tdm.body,
+                tdm.error or ("more than 5 redirects" if tdm.redirects_exhausted else None)),
+        )
+
+    async def _fetch_file(self, url: str, cap: int, kind: str) -> Fetched:
+        cached = self.cache.get(url)
+        if cached is not None:
+            self.stats.inc_value(f"tdm_guard/policy_file/{kind}/cached")
+            return cached
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            request = Request(current, priority=FETCH_PRIORITY, callback=NO_CALLBACK,
+                              dont_filter=True, meta={
+                                  "dont_obey_robotstxt": True, _INTERNAL: True, _CAP: cap,
+                                  "dont_redirect": True, "handle_httpstatus_all": True,
+                                  "download_maxsize": POLICY_DOWNLOAD_MAXSIZE})
+            self.stats.inc_value(f"tdm_guard/policy_file/{kind}/requests")
+            try:
+                response = await self.crawler.engine.download_async(request)
+            except Exception as exc:  # noqa: BLE001 - any failure: the file is unreachable
+                self.stats.inc_value(f"tdm_guard/policy_file/{kind}/errors")
+                self._summary["policy_file_errors"] += 1
+                return Fetched(url, error=f"{type(exc).__name__}: {exc}".strip(": "))
+            finally:
+                self._received.pop(id(request), None)
+            self.stats.inc_value(f"tdm_guard/policy_file/{kind}/status/{response.status}")
+            self._summary["policy_files"] += 1
+            location = response.headers.get("Location")
+            if 300 <= response.status < 400 and location:
+                current = urljoin(current, location.decode("latin-1"))
+                continue
+            fetched = Fetched(url, response.status, _header_list(response), response.body[:cap],
+                              final_url=current)
+            self.cache.put(url, fetched)
+            return fetched
+        fetched = Fetched(url, redirects_exhausted=True, final_url=current)
+        self.cache.put(url, fetched)
+        return fetched
+
+    def _bytes_received(self, data: bytes, request: Request, spider: object = None) -> None:
+        cap = request.meta.get(_CAP)
+        if cap is None:
+            return
+        size = self._received.get(id(request), 0) + len(data)
+        self._received[id(request)] = size
+        if size > cap:
+            raise StopDownload(fail=False)  # keep what arrived: the parser reads only `cap`
+
+    def _spider_closed(self, spider: object = None, reason: str = "") -> None:
+        s = self._summary
+        blocked = ", ".join(f"{k.split('/', 1)[1]}: {v}" for k, v in sorted(s.items())
+                            if k.startswith("blocked/"))
+        logger.info(
+            "tdm-guard (%s mode, agent %s, purpose %s): %d allowed, %d blocked%s, %d tagged; "
+            "%d policy-file responses, %d policy-file errors",
+            self.mode, self.agent, self.evaluator.purpose.value, s["allowed"], s["blocked"],
+            f" ({blocked})" if blocked else "", s["tagged"], s["policy_files"],
+            s["policy_file_errors"])
+        if self.audit is not None:
+            self.audit.close()
+        self.cache.close()
+
+
+def _skip(request: Request) -> bool:
+    return bool(request.meta.get(_INTERNAL) or request.meta.get(OPT_OUT_KEY)) or \
+        urlsplit(request.url).scheme not in ("http", "https")
+
+
+def _header_list(response: Response) -> list[tuple[str, str]]:
+    return [(key.decode("latin-1"), value.decode("latin-1"))
+            for key, values in response.headers.items() for value in values]
+
+
+def _unreachable(origin: str, detail: str) -> OriginPolicy:
+    return OriginPolicy(
+        origin,
+        robots=RobotsResult(origin + "/robots.txt", RobotsStatus.UNREACHABLE, detail),
+        tdmrep=TdmRepFile(origin + WELL_KNOWN_PATH, detail=detail),
+    )

@@ -1,0 +1,180 @@
+"""Real Scrapy crawls (CrawlerProcess in a subprocess) against a local site that mixes every
+reservation kind, in block and tag mode."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from servers import Resp, Site, start
+
+pytest.importorskip("scrapy")
+
+HERE = Path(__file__).parent
+HTML = "<html><head><title>t</title>{}</head><body>hi</body></html>"
+ROBOTS = """User-agent: *
+Disallow: /private/
+Content-Usage: /cu/ train-ai=n
+Content-Signal: search=yes
+
+User-agent: GPTBot
+Disallow: /no-gpt/
+"""
+PRIVATE = [f"/private/{i}" for i in range(8)]
+PRE = ["/cu/page", "/no-gpt/page", "/tdm/page"]  # reserved before download
+POST = ["/hdr", "/meta", "/xrt"]  # reserved by the response
+OPEN = ["/open/1", "/open/2"]
+
+
+def html(extra="", headers=()):
+    return Resp(200, HTML.format(extra), [("Content-Type", "text/html"), *headers])
+
+
+def mixed_site(site: Site) -> None:
+    site.add("/robots.txt", Resp(200, ROBOTS, delay=0.3))  # requests pile up while it loads
+    site.add("/.well-known/tdmrep.json", Resp(200, json.dumps(
+        [{"location": "/tdm/", "tdm-reservation": 1, "tdm-policy": "https://example.org/p"}])))
+    for path in PRIVATE + PRE + OPEN:
+        site.add(path, html())
+    site.add("/hdr", html(headers=[("tdm-reservation", "1")]))
+    site.add("/meta", html('<meta name="robots" content="noai">'))
+    site.add("/xrt", html(headers=[("X-Robots-Tag", "noai")]))
+
+
+def crawl(tmp_path, start_urls, env=None, **settings):
+    config = {
+        "start_urls": start_urls,
+        "output": str(tmp_path / "out.json"),
+        "settings": {
+            "ADDONS": {"scrapy_tdm_guard.TdmGuardAddon": 0},
+            "ROBOTSTXT_OBEY": True,
+            "TDM_GUARD_AUDIT_LOG": str(tmp_path / "audit.jsonl"),
+            "TDM_GUARD_CACHE": None,
+            "LOG_LEVEL": "INFO",
+            "TELNETCONSOLE_ENABLED": False,
+            "CONCURRENT_REQUESTS": 32,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": 32,
+            "RETRY_ENABLED": False,
+            **settings,
+        },
+    }
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    proc = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", "-W",
+                           "error::scrapy.exceptions.ScrapyDeprecationWarning",
+                           str(HERE / "crawl_script.py"), str(tmp_path / "config.json")],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "out.json").read_text())
+    audit_path = tmp_path / "audit.jsonl"
+    audit = [json.loads(line) for line in audit_path.read_text().splitlines()] \
+        if audit_path.exists() else []
+    return result["items"], result["stats"], audit, proc.stderr
+
+
+@pytest.fixture
+def mixed():
+    site = Site()
+    mixed_site(site)
+    server = start(site)
+    yield site
+    server.shutdown()
+    server.server_close()
+
+
+def urls(site, paths):
+    return [site.base + p for p in paths]
+
+
+def test_block_mode(mixed, tmp_path):
+    site = mixed
+    items, stats, audit, log = crawl(tmp_path, urls(site, PRIVATE + PRE + POST + OPEN))
+    assert sorted(i["url"] for i in items) == sorted(urls(site, OPEN))
+    assert all(i["decision"]["allowed"] for i in items)
+    # every concurrent request behind the one robots.txt got the real answer
+    assert [site.count(p) for p in PRIVATE] == [0] * 8
+    assert [site.count(p) for p in PRE] == [0, 0, 0]  # blocked before download
+    assert [site.count(p) for p in POST] == [1, 1, 1]  # downloaded, dropped after
+    assert site.count("/robots.txt") == 1 and site.count("/.well-known/tdmrep.json") == 1
+    assert stats["tdm_guard/blocked"] == 8 + 3 + 3
+    assert stats["tdm_guard/allowed"] == 2
+    assert stats["tdm_guard/blocked/robots"] == 9  # 8 private + the GPTBot group (strict)
+    assert stats["tdm_guard/blocked/content-usage"] == 1
+    assert stats["tdm_guard/blocked/tdmrep-file"] == 1
+    assert stats["tdm_guard/blocked/tdmrep-header"] == 1
+    assert stats["tdm_guard/blocked/noai-meta"] == 1
+    assert stats["tdm_guard/blocked/noai-header"] == 1
+    assert stats["tdm_guard/policy_file/robots/requests"] == 1
+    assert "robotstxt/request_count" not in stats  # Scrapy's own robots middleware is off
+    assert len(audit) == 16 and {a["action"] for a in audit} == {"blocked", "allowed"}
+    private = next(a for a in audit if a["url"].endswith("/private/0"))
+    assert private["stage"] == "request"
+    assert private["reasons"][0]["evidence"] == "line 2: Disallow: /private/"
+    assert "tdm-guard (block mode, agent Scrapy, purpose train): 2 allowed, 14 blocked" in log
+    assert "Warning" not in log and "Traceback" not in log
+
+
+def test_tag_mode(mixed, tmp_path):
+    site = mixed
+    items, stats, audit, _ = crawl(tmp_path, urls(site, PRIVATE + PRE + POST + OPEN),
+                                   TDM_GUARD_MODE="tag")
+    by_path = {i["url"].removeprefix(site.base): i for i in items}
+    assert set(by_path) == set(PRE + POST + OPEN)  # robots.txt Disallow: never fetched
+    assert [site.count(p) for p in PRIVATE] == [0] * 8
+    for path in PRE + POST:
+        assert by_path[path]["decision"]["allowed"] is False
+    tdm = by_path["/tdm/page"]["decision"]
+    assert tdm["policy"] == "https://example.org/p"
+    assert [r["signal"] for r in tdm["reasons"] if r["reserved"]] == ["tdmrep-file"]
+    assert stats["tdm_guard/tagged"] == 6 and stats["tdm_guard/allowed"] == 2
+    assert stats["tdm_guard/blocked"] == 8
+
+
+def test_robots_5xx_blocks_the_whole_origin(tmp_path):
+    site = Site()
+    site.add("/robots.txt", Resp(503, "<html>Service Unavailable</html>"))
+    site.add("/a", html())
+    server = start(site)
+    try:
+        items, stats, audit, _ = crawl(tmp_path, urls(site, ["/a", "/b", "/c"]))
+    finally:
+        server.shutdown()
+    assert items == [] and site.count("/a") == 0
+    assert stats["tdm_guard/blocked/robots"] == 3
+    assert "unreachable (HTTP 503)" in audit[0]["reasons"][0]["evidence"]
+
+
+def test_declaration_blocks_a_real_host_through_a_proxy(tmp_path):
+    site = Site()
+    site.add("/", html(), host="www.sonymusic.com")
+    site.add("/", html(), host="indie.example")
+    server = start(site)
+    env = {**__import__("os").environ, "http_proxy": site.base, "no_proxy": ""}
+    try:
+        items, stats, audit, _ = crawl(tmp_path, ["http://www.sonymusic.com/",
+                                                  "http://indie.example/"], env=env)
+    finally:
+        server.shutdown()
+    assert [i["url"] for i in items] == ["http://indie.example/"]
+    assert site.count("/robots.txt", host="www.sonymusic.com") == 1  # through the proxy
+    assert site.count("/", host="www.sonymusic.com") == 0
+    assert stats["tdm_guard/blocked/declaration"] == 1
+    sony = next(a for a in audit if "sonymusic" in a["url"])
+    assert "mailto:aitrainingpermission@sonymusic.com" in sony["contacts"]
+
+
+def test_opt_out_meta_and_manual_middleware(tmp_path):
+    """Listed by hand in DOWNLOADER_MIDDLEWARES (no add-on), with ROBOTSTXT_OBEY off."""
+    site = Site()
+    site.add("/robots.txt", Resp(200, "User-agent: *\nDisallow: /\n"))
+    server = start(site)
+    try:
+        items, stats, _, _ = crawl(tmp_path, urls(site, ["/x"]), ADDONS={},
+                                   ROBOTSTXT_OBEY=False,
+                                   DOWNLOADER_MIDDLEWARES={
+                                       "scrapy_tdm_guard.TdmGuardMiddleware": 100})
+    finally:
+        server.shutdown()
+    assert items == [] and stats["tdm_guard/blocked/robots"] == 1
