@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from servers import Site, start
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -24,7 +24,8 @@ class SiteSpider(scrapy.Spider):
 
 
 def main(config_path: str) -> None:
-    config = json.loads(open(config_path).read())
+    with open(config_path) as f:
+        config = json.load(f)
     process = CrawlerProcess(settings=config["settings"])
     crawler = process.create_crawler(SiteSpider)
     items = []

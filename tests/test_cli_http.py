@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import pytest
+
 from conftest import json_lines
 from servers import Resp
 

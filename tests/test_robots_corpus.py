@@ -4,11 +4,12 @@ every Allow/Disallow verdict except where Protego misses an RFC 9309 rule (liste
 import json
 
 import pytest
-from conftest import corpus_dir
 from protego import Protego
 
 from tdm_guard.patterns import url_path
 from tdm_guard.robots import RobotsTxt
+
+from conftest import corpus_dir
 
 AGENTS = ["*", "GPTBot", "tdm-guard", "Googlebot", "CCBot", "ClaudeBot", "bingbot"]
 # file -> why Protego 0.7 answers differently (docs/standards.md, "Protego gaps").

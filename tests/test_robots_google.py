@@ -6,10 +6,11 @@ We follow RFC 9309, so a few Google-specific expectations differ; each is listed
 import json
 
 import pytest
-from conftest import corpus_dir
 
 from tdm_guard.patterns import url_path
 from tdm_guard.robots import RobotsTxt
+
+from conftest import corpus_dir
 
 # id -> why our (RFC 9309) answer differs from Google's expectation. See docs/standards.md.
 DIVERGENCES = {

@@ -1,9 +1,10 @@
 import json
 
 import pytest
-from conftest import corpus_dir
 
 from tdm_guard.tdmrep import TdmRepFile, header_layer, layered_reasons, meta_layer
+
+from conftest import corpus_dir
 
 INVALID = {"janpetrlik.com", "koji-blog", "tuspe", "vibeslop.ceo", "byron", "maikfigura.de",
            "protocol-engineering-spec"}
