@@ -175,6 +175,7 @@ class TdmGuardMiddleware:
         cached = self.cache.get(url)
         if cached is not None:
             self.stats.inc_value(f"tdm_guard/policy_file/{kind}/cached")
+            self._summary["policy_files_cached"] += 1
             return cached
         current = url
         for _ in range(MAX_REDIRECTS + 1):
@@ -221,10 +222,10 @@ class TdmGuardMiddleware:
                             if k.startswith("blocked/"))
         logger.info(
             "tdm-guard (%s mode, agent %s, purpose %s): %d allowed, %d blocked%s, %d tagged; "
-            "%d policy-file responses, %d policy-file errors",
+            "%d policy-file responses, %d from the cache, %d policy-file errors",
             self.mode, self.agent, self.evaluator.purpose.value, s["allowed"], s["blocked"],
             f" ({blocked})" if blocked else "", s["tagged"], s["policy_files"],
-            s["policy_file_errors"])
+            s["policy_files_cached"], s["policy_file_errors"])
         if self.audit is not None:
             self.audit.close()
         self.cache.close()
