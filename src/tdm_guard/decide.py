@@ -13,7 +13,7 @@ import weakref
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from . import agents, aipref, html, noai, tdmrep
+from . import agents, aipref, content, html, noai, tdmrep
 from .declarations import DeclarationSet
 from .model import (
     CONTENT_SIGNAL,
@@ -148,7 +148,11 @@ class Evaluator:
             reasons += _header_usage_reasons(url, page.headers)
             if head is not None:
                 reasons += noai.meta_reasons(url, head.metas, self.agent)
-        reasons += self.declarations.reasons(url)
+        reasons += self.declarations.reasons(url, self.purpose)
+        if page is not None:
+            values = content.from_jsonld(head.jsonld) if head is not None else []
+            values += content.from_id3(page.body)
+            reasons += self.declarations.content_reasons(url, values, self.purpose)
 
         relevant = [r for r in reasons if r.applies_to(self.purpose)]
         contacts: list[str] = []

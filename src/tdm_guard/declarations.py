@@ -1,18 +1,27 @@
-"""Published opt-out declarations (`policies/*.yaml`), validated and matched by domain.
+"""Published opt-out declarations (`policies/*.yaml`) and the licences a team holds.
 
 A declaration is what a rightsholder said in public (Sony Music Group, 16 May 2024...). Each
-file names its sources, its contacts and its matchers; a matcher blocks only when its
-confidence reaches the file's `enforcement.min_confidence` (default M) and the domain's
-content is mostly the rightsholder's (`coverage` full or mostly). Lower-confidence or partial
-matches are reported with `reserved: false`: unverified claims never block.
+file names its sources, its contacts and its matchers:
 
-Domains are matched by host and registered domain, using tldextract on its bundled public
-suffix list only (never the network).
+- domains, before download: a matcher reserves only when its confidence reaches the file's
+  `enforcement.min_confidence` (H or M) and the domain's content is mostly the rightsholder's
+  (`coverage` full or mostly). Domains are matched by host, walking up to the registered
+  domain with tldextract on its bundled suffix list only (never the network).
+- labels, publishers and notice patterns, after download, against schema.org JSON-LD and ID3
+  frames (`content.py`). A name marked `ambiguous` ("Epic", "Columbia") counts only when a
+  stronger match of the same declaration corroborates it; names match whole, never as a
+  substring ("Epic Beats Collective" is not "Epic").
+
+Lower-confidence, partial or uncorroborated matches are reported with `reserved: false`:
+unverified claims never block. A licence (`tdm-guard/licence/v1`) exempts content from one
+declaration for the purposes it names, within its dates and domains.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -24,13 +33,17 @@ import jsonschema
 import tldextract
 import yaml
 
+from .content import MetaValue
 from .model import DECLARATION, Purpose, Reason
 
+DECLARATION_SCHEMA = "tdm-guard/declaration/v1"
+LICENCE_SCHEMA = "tdm-guard/licence/v1"
 _CONFIDENCE_RANK = {"U": 0, "L": 1, "M": 2, "H": 3}
+_NAME_FIELDS = frozenset({"recordLabel", "publisher", "producer", "copyrightHolder", "TPUB"})
 
 
 class PolicyError(ValueError):
-    """A declaration file that cannot be used; the message names the file and the field."""
+    """A policy or licence file that cannot be used; the message names the file and field."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +56,23 @@ class DomainMatcher:
 
 
 @dataclass(frozen=True)
+class NameMatcher:
+    kind: str  # label | publisher
+    name: str
+    names: frozenset[str]  # normalised name and aliases
+    entity: str
+    confidence: str
+    ambiguous: bool
+
+
+@dataclass(frozen=True)
+class NoticeMatcher:
+    fields: frozenset[str]
+    regex: re.Pattern[str]
+    confidence: str
+
+
+@dataclass(frozen=True)
 class Declaration:
     id: str
     title: str
@@ -52,17 +82,54 @@ class Declaration:
     statement_url: str | None
     purposes: frozenset[Purpose]
     contacts: tuple[str, ...]
-    domains: tuple[DomainMatcher, ...]
+    domains: tuple[DomainMatcher, ...] = ()
+    names: tuple[NameMatcher, ...] = ()
+    notices: tuple[NoticeMatcher, ...] = ()
     min_confidence: str = "M"
+    scope: str = "owned-or-controlled"
+
+    def confident(self, confidence: str) -> bool:
+        return _CONFIDENCE_RANK[confidence] >= _CONFIDENCE_RANK[self.min_confidence]
 
     def blocks(self, matcher: DomainMatcher) -> bool:
-        return (matcher.coverage in ("full", "mostly")
-                and _CONFIDENCE_RANK[matcher.confidence] >= _CONFIDENCE_RANK[self.min_confidence])
+        return matcher.coverage in ("full", "mostly") and self.confident(matcher.confidence)
+
+    @property
+    def label(self) -> str:
+        return f'{self.rightsholder}, "{self.title}", {self.published} [{self.id}]'
 
 
-@lru_cache(maxsize=1)
-def schema() -> dict:
-    text = resources.files("tdm_guard").joinpath("data/declaration.schema.json").read_text()
+@dataclass(frozen=True)
+class Licence:
+    id: str
+    declaration: str
+    licensee: str
+    granted_by: str
+    reference: str
+    purposes: frozenset[Purpose]
+    domains: tuple[str, ...] = ()
+    valid_from: str | None = None
+    valid_until: str | None = None
+    path: str = ""
+
+    def covers(self, purpose: Purpose, host: str, today: dt.date) -> bool:
+        if self.valid_from and today < dt.date.fromisoformat(self.valid_from):
+            return False
+        if self.valid_until and today > dt.date.fromisoformat(self.valid_until):
+            return False
+        if self.domains and not any(host == d or host.endswith("." + d) for d in self.domains):
+            return False
+        return Purpose.TDM in self.purposes or purpose in self.purposes
+
+    def note(self) -> str:
+        until = f", valid until {self.valid_until}" if self.valid_until else ""
+        return (f"exempt: licence {self.id} ({self.reference}) granted by {self.granted_by} "
+                f"to {self.licensee}{until}")
+
+
+@lru_cache(maxsize=2)
+def schema(kind: str = "declaration") -> dict:
+    text = resources.files("tdm_guard").joinpath(f"data/{kind}.schema.json").read_text()
     return json.loads(text)
 
 
@@ -74,9 +141,13 @@ def bundled_policy_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "policies"
 
 
-def validate(data: object, path: str) -> list[str]:
+def normalise_name(name: str) -> str:
+    return " ".join(name.casefold().replace("&", " and ").split()).strip(" .,;")
+
+
+def validate(data: object, path: str, kind: str = "declaration") -> list[str]:
     """Every schema error in `data`, each naming the file and the field."""
-    validator = jsonschema.Draft202012Validator(schema())
+    validator = jsonschema.Draft202012Validator(schema(kind))
     errors = []
     for err in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
         where = "/".join(str(p) for p in err.absolute_path) or "(top level)"
@@ -84,28 +155,61 @@ def validate(data: object, path: str) -> list[str]:
     return errors
 
 
-def load_file(path: Path) -> Declaration:
+def _read_yaml(path: Path) -> object:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(f"{path}: cannot read: {exc}") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise PolicyError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', exc)}") from exc
+
+
+def load_any(path: Path) -> Declaration | Licence:
+    """Load a declaration or a licence file, by its `schema` field."""
+    data = _read_yaml(path)
+    if isinstance(data, dict) and data.get("schema") == LICENCE_SCHEMA:
+        return _licence(path, data)
+    return _declaration(path, data)
+
+
+def load_file(path: Path) -> Declaration:
+    result = load_any(path)
+    if not isinstance(result, Declaration):
+        raise PolicyError(f"{path}: field schema: a licence, not a declaration")
+    return result
+
+
+def _declaration(path: Path, data: object) -> Declaration:
     errors = validate(data, str(path))
     if not errors and isinstance(data, dict):
-        for i, d in enumerate(data.get("matchers", {}).get("domains", [])):
+        matchers = data.get("matchers", {})
+        for i, d in enumerate(matchers.get("domains", [])):
             if _extractor()(d["domain"]).suffix == d["domain"]:
                 errors.append(f"{path}: field matchers/domains/{i}/domain: {d['domain']!r} is a "
                               "public suffix, not a site")
+        for i, n in enumerate(matchers.get("notice_patterns", [])):
+            try:
+                re.compile(n["regex"])
+            except re.error as exc:
+                errors.append(f"{path}: field matchers/notice_patterns/{i}/regex: {exc}")
     if errors:
         raise PolicyError("\n".join(errors))
     assert isinstance(data, dict)
     primary = next((u.get("url") for u in data["statement"]["urls"]
                     if u.get("url") and u["status"] == "verified"), None)
-    contacts = tuple(c.get("email") and f"mailto:{c['email']}" or c["url"]
-                     for c in data["contacts"] if c["verified"])
+    contacts = tuple(
+        (f"mailto:{c['email']}" if c.get("email") else c["url"])
+        + ("" if c["verified"] else " (unverified)")
+        for c in data["contacts"])
+    matchers = data.get("matchers", {})
+    names = tuple(
+        NameMatcher(kind, m["name"],
+                    frozenset(normalise_name(n) for n in [m["name"], *m.get("aliases", [])]),
+                    m["entity"], m["confidence"], m["ambiguous"])
+        for kind, key in (("label", "labels"), ("publisher", "publishers"))
+        for m in matchers.get(key, []))
     return Declaration(
         id=data["id"],
         title=data["title"],
@@ -118,50 +222,94 @@ def load_file(path: Path) -> Declaration:
         domains=tuple(
             DomainMatcher(d["domain"], d["entity"], d["coverage"], d["confidence"],
                           tuple(d["evidence"]))
-            for d in data.get("matchers", {}).get("domains", [])
-        ),
+            for d in matchers.get("domains", [])),
+        names=names,
+        notices=tuple(NoticeMatcher(frozenset(n["fields"]), re.compile(n["regex"]),
+                                    n["confidence"])
+                      for n in matchers.get("notice_patterns", [])),
         min_confidence=data.get("enforcement", {}).get("min_confidence", "M"),
+        scope=data.get("scope", "owned-or-controlled"),
     )
+
+
+def _licence(path: Path, data: dict) -> Licence:
+    errors = validate(data, str(path), "licence")
+    for key in ("valid_from", "valid_until"):
+        if not errors and key in data:
+            try:
+                dt.date.fromisoformat(data[key])
+            except ValueError as exc:
+                errors.append(f"{path}: field {key}: {exc}")
+    if errors:
+        raise PolicyError("\n".join(errors))
+    return Licence(
+        id=data["id"], declaration=data["declaration"], licensee=data["licensee"],
+        granted_by=data["granted_by"], reference=data["reference"],
+        purposes=frozenset(Purpose(p) for p in data["purposes"]),
+        domains=tuple(d.lower() for d in data.get("domains", [])),
+        valid_from=data.get("valid_from"), valid_until=data.get("valid_until"), path=str(path))
 
 
 @dataclass
 class DeclarationSet:
     declarations: list[Declaration] = field(default_factory=list)
+    licences: list[Licence] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # files that could not be loaded
     _by_domain: dict[str, list[tuple[Declaration, DomainMatcher]]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, folders: Iterable[Path | str] = (), bundled: bool = True) -> DeclarationSet:
-        """Load the bundled policies and every `*.yaml`/`*.yml` in `folders`.
+    def load(cls, folders: Iterable[Path | str] = (), bundled: bool = True,
+             licences: Iterable[Path | str] = ()) -> DeclarationSet:
+        """Load the bundled policies, every `*.yaml`/`*.yml` in `folders` (declarations or
+        licences), and the licence files or folders in `licences`.
 
         A bad file is reported in `errors` and skipped; the others still load.
         """
-        dirs = ([bundled_policy_dir()] if bundled else []) + [Path(f) for f in folders]
         result = cls()
-        for folder in dirs:
-            if not folder.is_dir():
-                result.errors.append(f"{folder}: not a folder of policy files")
+        sources = ([bundled_policy_dir()] if bundled else []) + [Path(f) for f in folders]
+        sources += [Path(p) for p in licences]
+        for source in sources:
+            if source.is_file():
+                files = [source]
+            elif source.is_dir():
+                files = sorted(source.glob("*.y*ml"))
+            else:
+                result.errors.append(f"{source}: no such file or folder")
                 continue
-            for path in sorted(folder.glob("*.y*ml")):
+            for path in files:
                 try:
-                    result.add(load_file(path))
+                    result.add(load_any(path))
                 except PolicyError as exc:
                     result.errors.append(str(exc))
+        known = {d.id for d in result.declarations}
+        for lic in result.licences:
+            if lic.declaration not in known:
+                result.errors.append(f"{lic.path}: field declaration: no declaration with id "
+                                     f"{lic.declaration!r} is loaded")
         return result
 
-    def add(self, declaration: Declaration) -> None:
-        self.declarations.append(declaration)
-        for matcher in declaration.domains:
-            self._by_domain.setdefault(matcher.domain, []).append((declaration, matcher))
+    def add(self, item: Declaration | Licence) -> None:
+        if isinstance(item, Licence):
+            self.licences.append(item)
+            return
+        if any(d.id == item.id for d in self.declarations):
+            self.errors.append(f"{item.path}: field id: {item.id!r} is already loaded; skipped")
+            return
+        self.declarations.append(item)
+        for matcher in item.domains:
+            self._by_domain.setdefault(matcher.domain, []).append((item, matcher))
 
+    def get(self, declaration_id: str) -> Declaration | None:
+        return next((d for d in self.declarations if d.id == declaration_id), None)
+
+    # -- before download: the URL's host ----------------------------------------------
     def match(self, url: str) -> list[tuple[Declaration, DomainMatcher, str]]:
         """Declarations whose domain matchers cover the URL's host: (decl, matcher, host)."""
         host = (urlsplit(url).hostname or "").rstrip(".").lower()
         if not host or not self._by_domain:
             return []
         # Walk from the host up to its registered domain, never onto a public suffix.
-        registered = _registered_domain(host)
-        stop = registered or ".".join(host.split(".")[-2:])
+        stop = _registered_domain(host) or ".".join(host.split(".")[-2:])
         hits = []
         candidate = host
         while candidate:
@@ -172,19 +320,66 @@ class DeclarationSet:
             candidate = candidate.split(".", 1)[1]
         return hits
 
-    def reasons(self, url: str) -> list[Reason]:
+    def reasons(self, url: str, purpose: Purpose = Purpose.TRAIN) -> list[Reason]:
         out = []
         for decl, matcher, host in self.match(url):
             blocks = decl.blocks(matcher)
             evidence = (f"{host} matches domain {matcher.domain} ({matcher.entity}; coverage "
-                        f"{matcher.coverage}, confidence {matcher.confidence}): "
-                        f"{decl.rightsholder}, \"{decl.title}\", {decl.published}")
+                        f"{matcher.coverage}, confidence {matcher.confidence}): {decl.label}")
             note = None if blocks else (
                 f"not enforced: needs confidence {decl.min_confidence} or higher and coverage "
                 "full or mostly")
-            out.append(Reason(DECLARATION, blocks, decl.statement_url or decl.path, evidence,
-                              purposes=decl.purposes, note=note, contacts=decl.contacts))
+            out.append(self._reason(decl, blocks, decl.statement_url or decl.path, evidence,
+                                    note, host, purpose))
         return out
+
+    # -- after download: metadata in the content --------------------------------------
+    def content_reasons(self, url: str, values: list[MetaValue],
+                        purpose: Purpose = Purpose.TRAIN) -> list[Reason]:
+        if not values:
+            return []
+        host = (urlsplit(url).hostname or "").lower()
+        out = []
+        for decl in self.declarations:
+            hits: list[tuple[bool, str]] = []  # (strong, evidence)
+            for value in values:
+                if value.field in _NAME_FIELDS:
+                    norm = normalise_name(value.value)
+                    for m in decl.names:
+                        if norm in m.names:
+                            strong = not m.ambiguous and decl.confident(m.confidence)
+                            hits.append((strong, f"{value.describe()} matches {m.kind} "
+                                         f'"{m.name}" ({m.entity}, confidence {m.confidence}'
+                                         f'{", ambiguous" if m.ambiguous else ""})'))
+                for n in decl.notices:
+                    if value.field in n.fields and n.regex.search(value.value):
+                        hits.append((decl.confident(n.confidence),
+                                     f"{value.describe()} matches notice pattern "
+                                     f"/{n.regex.pattern}/ (confidence {n.confidence})"))
+            if not hits:
+                continue
+            corroborated = any(strong for strong, _ in hits)
+            for strong, evidence in hits:
+                note = None
+                if not corroborated:
+                    note = ("not enforced: an ambiguous or low-confidence match counts only "
+                            "with a stronger match of the same declaration")
+                elif not strong:
+                    note = "corroborated by a stronger match of the same declaration"
+                out.append(self._reason(decl, corroborated, url, f"{evidence}: {decl.label}",
+                                        note, host, purpose))
+        return out
+
+    def _reason(self, decl: Declaration, reserved: bool, source: str, evidence: str,
+                note: str | None, host: str, purpose: Purpose) -> Reason:
+        if reserved:
+            today = dt.date.today()
+            for lic in self.licences:
+                if lic.declaration == decl.id and lic.covers(purpose, host, today):
+                    reserved, note = False, lic.note()
+                    break
+        return Reason(DECLARATION, reserved, source, evidence, purposes=decl.purposes,
+                      note=note, contacts=decl.contacts)
 
 
 @lru_cache(maxsize=1)
