@@ -25,7 +25,8 @@ from tdm_guard.cache import PolicyCache, default_cache_path
 from tdm_guard.fetch import MAX_REDIRECTS, Fetched
 from tdm_guard.html import MAX_HEAD_BYTES
 from tdm_guard.model import Profile, Purpose
-from tdm_guard.robots import MAX_ROBOTS_BYTES, RobotsResult, RobotsStatus, product_token
+from tdm_guard.robots import MAX_ROBOTS_BYTES, RobotsResult, RobotsStatus
+from tdm_guard.scrapy_settings import crawl_agent
 from tdm_guard.tdmrep import MAX_TDMREP_BYTES, WELL_KNOWN_PATH, TdmRepFile
 
 if TYPE_CHECKING:
@@ -58,15 +59,16 @@ class TdmGuardMiddleware:
         self.mode = str(settings.get("TDM_GUARD_MODE", "block")).lower()
         if self.mode not in MODES:
             raise ValueError(f"TDM_GUARD_MODE must be 'block' or 'tag', not {self.mode!r}")
-        self.agent = (settings.get("TDM_GUARD_AGENT") or settings.get("ROBOTSTXT_USER_AGENT")
-                      or product_token(settings.get("USER_AGENT") or "") or "Scrapy")
+        self.agent = crawl_agent(settings.get("TDM_GUARD_AGENT"),
+                                 settings.get("ROBOTSTXT_USER_AGENT"), settings.get("USER_AGENT"))
         purpose = settings.get("TDM_GUARD_PURPOSE", "train")
         profile = settings.get("TDM_GUARD_PROFILE", "strict")
         try:
             purpose, profile = Purpose(purpose), Profile(profile)
         except ValueError as exc:
             raise ValueError(f"TDM_GUARD_PURPOSE / TDM_GUARD_PROFILE: {exc}") from exc
-        declarations = DeclarationSet.load(settings.getlist("TDM_GUARD_POLICIES"))
+        declarations = DeclarationSet.load(settings.getlist("TDM_GUARD_POLICIES"),
+                                           licences=settings.getlist("TDM_GUARD_LICENCES"))
         for error in declarations.errors:
             logger.warning("tdm-guard: policy file skipped: %s", error)
         self.evaluator = Evaluator(self.agent, purpose, profile, declarations)

@@ -1,0 +1,138 @@
+"""`tdm-guard audit` on a real temporary Scrapy project and on seed lists."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from servers import Resp
+
+pytest.importorskip("scrapy")
+
+SPIDER = '''import scrapy
+
+
+class NewsSpider(scrapy.Spider):
+    name = "news"
+    allowed_domains = {allowed!r}
+    start_urls = [
+        "{open_url}",
+        "https://www.sonymusic.com/artists/",
+    ]
+
+    def parse(self, response):
+        pass
+'''
+
+
+def make_project(tmp_path, open_url, allowed=("example.org",), enable=False):
+    subprocess.run([sys.executable, "-m", "scrapy", "startproject", "demo", str(tmp_path / "demo")],
+                   check=True, capture_output=True)
+    project = tmp_path / "demo"
+    (project / "demo" / "spiders" / "news.py").write_text(
+        SPIDER.format(allowed=list(allowed), open_url=open_url))
+    if enable:
+        with open(project / "demo" / "settings.py", "a") as f:
+            f.write('\nADDONS = {"scrapy_tdm_guard.TdmGuardAddon": 0}\n')
+    return project
+
+
+@pytest.fixture
+def open_site(site):
+    site.add("/robots.txt", Resp(200, "User-agent: *\nDisallow: /private/\n"))
+    return site
+
+
+def test_project_without_protection_and_with_a_reserved_seed(cli, tmp_path, open_site):
+    project = make_project(tmp_path, open_site.base + "/news/1")
+    code, out, err = cli("audit", str(project), "--no-cache")
+    assert code == 1, err
+    assert "ERROR: project settings: tdm-guard is not enabled" in out
+    assert "RESERVED https://www.sonymusic.com/artists/ [news]" in out
+    assert "aitrainingpermission@sonymusic.com" in out
+    assert f"allowed  {open_site.base}/news/1 [news]" in out
+    assert open_site.count("/robots.txt") == 1
+
+
+def test_github_annotations_point_at_the_spider_line(cli, tmp_path, open_site):
+    project = make_project(tmp_path, open_site.base + "/news/1", enable=True)
+    code, out, _ = cli("audit", str(project), "--no-cache", "--format", "github")
+    assert code == 1
+    spider_file = project / "demo" / "spiders" / "news.py"
+    (annotation,) = [line for line in out.splitlines() if "reserved seed" in line]
+    assert annotation.startswith(f"::error file={spider_file},line=9,title=tdm-guard%3A reserved")
+    assert "declaration: www.sonymusic.com matches domain sonymusic.com" in annotation
+    assert "not enabled" not in out
+
+
+def test_protected_project_with_allowed_seeds_passes(cli, tmp_path, open_site):
+    project = make_project(tmp_path, open_site.base + "/news/1", enable=True)
+    spider = project / "demo" / "spiders" / "news.py"
+    spider.write_text(spider.read_text().replace('        "https://www.sonymusic.com/artists/",\n',
+                                                 ""))
+    code, out, _ = cli("audit", str(project), "--no-cache")
+    assert code == 0 and out.rstrip().endswith("OK")
+
+
+def test_allowed_domains_covered_by_a_declaration_are_flagged(cli, tmp_path, open_site):
+    project = make_project(tmp_path, open_site.base + "/news/1",
+                           allowed=("sonymusic.com",), enable=True)
+    code, out, _ = cli("audit", str(project), "--offline", "--format", "json")
+    report = json.loads(out)
+    assert code == 1 and report["failed"] is True
+    titles = [f["title"] for f in report["findings"]]
+    assert "reserved domain" in titles
+
+
+def test_seed_list_junit_and_invalid_lines(cli, tmp_path, open_site):
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(f"# seeds\n{open_site.base}/ok\n{open_site.base}/private/x\nnot a url\n")
+    out_file = tmp_path / "report.xml"
+    code, out, _ = cli("audit", str(seeds), "--no-cache", "--format", "junit",
+                       "--output", str(out_file))
+    assert code == 2  # an invalid line, after the others were answered
+    root = ET.parse(out_file).getroot()
+    suite = root.find("testsuite")
+    assert suite.get("tests") == "3" and suite.get("failures") == "1" and suite.get("errors") == "1"
+    failing = [c for c in suite.iter("testcase") if c.find("failure") is not None]
+    assert failing[0].get("name").endswith("/private/x") and failing[0].get("line") == "3"
+    assert "line 2: Disallow: /private/" in failing[0].find("failure").text
+    assert "RESERVED" in out  # the text summary still goes to stdout
+
+
+def test_seed_list_github_annotation_names_the_line(cli, tmp_path, open_site):
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(f"{open_site.base}/ok\n\n{open_site.base}/private/x\n")
+    code, out, _ = cli("audit", str(seeds), "--no-cache", "--format", "github")
+    assert code == 1
+    assert f"::error file={seeds},line=3,title=tdm-guard%3A reserved seed::" in out
+
+
+def test_unreadable_configurations_exit_2_with_a_clear_message(cli, tmp_path):
+    code, _, err = cli("audit", str(tmp_path / "nowhere"))
+    assert code == 2 and "no such file or folder" in err
+    (tmp_path / "plain").mkdir()
+    code, _, err = cli("audit", str(tmp_path / "plain"))
+    assert code == 2 and "without scrapy.cfg" in err
+    project = make_project(tmp_path, "https://example.org/")
+    (project / "demo" / "spiders" / "broken.py").write_text("def oops(:\n")
+    code, _, err = cli("audit", str(project), "--offline")
+    assert code == 2 and "could not load the Scrapy project: SyntaxError" in err
+
+
+def test_policies_commands(cli, tmp_path):
+    code, out, _ = cli("policies", "list")
+    assert code == 0 and "sony-music-group-2024-05-16" in out and "warner-music-group" in out
+    code, out, _ = cli("policies", "show", "sony-music-group-2024-05-16")
+    assert code == 0 and "aitrainingpermission@sonymusicpub.com" in out
+    assert cli("policies", "show", "nope")[0] == 2
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("schema: tdm-guard/declaration/v1\nid: Bad Id\n")
+    code, _, err = cli("policies", "validate", str(bad))
+    assert code == 1
+    assert f"{bad}: field id: 'Bad Id' does not match" in err
+    assert f"{bad}: field (top level): 'title' is a required property" in err
