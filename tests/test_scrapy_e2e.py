@@ -26,7 +26,7 @@ Disallow: /no-gpt/
 """
 PRIVATE = [f"/private/{i}" for i in range(8)]
 PRE = ["/cu/page", "/no-gpt/page", "/tdm/page"]  # reserved before download
-POST = ["/hdr", "/meta", "/xrt"]  # reserved by the response
+POST = ["/hdr", "/meta", "/xrt", "/lyrics"]  # reserved by the response
 OPEN = ["/open/1", "/open/2"]
 
 
@@ -43,6 +43,8 @@ def mixed_site(site: Site) -> None:
     site.add("/hdr", html(headers=[("tdm-reservation", "1")]))
     site.add("/meta", html('<meta name="robots" content="noai">'))
     site.add("/xrt", html(headers=[("X-Robots-Tag", "noai")]))
+    site.add("/lyrics", html('<script type="application/ld+json">{"@type": "MusicRecording", '
+                             '"recordLabel": {"name": "Columbia Records"}}</script>'))
 
 
 def crawl(tmp_path, start_urls, env=None, **settings):
@@ -97,9 +99,9 @@ def test_block_mode(mixed, tmp_path):
     # every concurrent request behind the one robots.txt got the real answer
     assert [site.count(p) for p in PRIVATE] == [0] * 8
     assert [site.count(p) for p in PRE] == [0, 0, 0]  # blocked before download
-    assert [site.count(p) for p in POST] == [1, 1, 1]  # downloaded, dropped after
+    assert [site.count(p) for p in POST] == [1, 1, 1, 1]  # downloaded, dropped after
     assert site.count("/robots.txt") == 1 and site.count("/.well-known/tdmrep.json") == 1
-    assert stats["tdm_guard/blocked"] == 8 + 3 + 3
+    assert stats["tdm_guard/blocked"] == 8 + 3 + 4
     assert stats["tdm_guard/allowed"] == 2
     assert stats["tdm_guard/blocked/robots"] == 9  # 8 private + the GPTBot group (strict)
     assert stats["tdm_guard/blocked/content-usage"] == 1
@@ -107,13 +109,14 @@ def test_block_mode(mixed, tmp_path):
     assert stats["tdm_guard/blocked/tdmrep-header"] == 1
     assert stats["tdm_guard/blocked/noai-meta"] == 1
     assert stats["tdm_guard/blocked/noai-header"] == 1
+    assert stats["tdm_guard/blocked/declaration"] == 1  # JSON-LD recordLabel on a third-party site
     assert stats["tdm_guard/policy_file/robots/requests"] == 1
     assert "robotstxt/request_count" not in stats  # Scrapy's own robots middleware is off
-    assert len(audit) == 16 and {a["action"] for a in audit} == {"blocked", "allowed"}
+    assert len(audit) == 17 and {a["action"] for a in audit} == {"blocked", "allowed"}
     private = next(a for a in audit if a["url"].endswith("/private/0"))
     assert private["stage"] == "request"
     assert private["reasons"][0]["evidence"] == "line 2: Disallow: /private/"
-    assert "tdm-guard (block mode, agent Scrapy, purpose train): 2 allowed, 14 blocked" in log
+    assert "tdm-guard (block mode, agent Scrapy, purpose train): 2 allowed, 15 blocked" in log
     assert "Warning" not in log and "Traceback" not in log
 
 
@@ -129,7 +132,7 @@ def test_tag_mode(mixed, tmp_path):
     tdm = by_path["/tdm/page"]["decision"]
     assert tdm["policy"] == "https://example.org/p"
     assert [r["signal"] for r in tdm["reasons"] if r["reserved"]] == ["tdmrep-file"]
-    assert stats["tdm_guard/tagged"] == 6 and stats["tdm_guard/allowed"] == 2
+    assert stats["tdm_guard/tagged"] == 7 and stats["tdm_guard/allowed"] == 2
     assert stats["tdm_guard/blocked"] == 8
 
 
