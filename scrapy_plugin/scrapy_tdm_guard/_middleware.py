@@ -22,7 +22,7 @@ from twisted.internet.defer import Deferred
 from tdm_guard import Decision, DeclarationSet, Evaluator, OriginPolicy, PageResponse, origin_of
 from tdm_guard.audit import AuditLog
 from tdm_guard.cache import PolicyCache, default_cache_path
-from tdm_guard.fetch import MAX_REDIRECTS, Fetched
+from tdm_guard.fetch import MAX_REDIRECTS, POLICY_MAX_DECODED, Fetched
 from tdm_guard.html import MAX_HEAD_BYTES
 from tdm_guard.model import Profile, Purpose
 from tdm_guard.robots import MAX_ROBOTS_BYTES, RobotsResult, RobotsStatus
@@ -39,10 +39,9 @@ OPT_OUT_KEY = "dont_tdm_guard"  # an explicit per-request opt-out
 _INTERNAL = "_tdm_guard_policy_file"  # our own robots.txt / tdmrep.json requests
 _CAP = "_tdm_guard_cap"
 FETCH_PRIORITY = 1000
-# Hard limit on what Scrapy may download (and decompress) for one policy file; the parsers
-# read only the first 500 KiB (robots.txt) or 1 MiB (tdmrep.json), so the download is
-# stopped, not failed, once that much has arrived.
-POLICY_DOWNLOAD_MAXSIZE = 8 * 1024 * 1024
+# The parsers read only the first 500 KiB (robots.txt) or 1 MiB (tdmrep.json), so a download
+# is stopped, not failed, once that much has arrived; Scrapy's download_maxsize (which also
+# bounds decompression) is the core's POLICY_MAX_DECODED, as in the CLI.
 MODES = ("block", "tag")
 
 
@@ -71,12 +70,14 @@ class TdmGuardMiddleware:
                                            licences=settings.getlist("TDM_GUARD_LICENCES"))
         for error in declarations.errors:
             logger.warning("tdm-guard: policy file skipped: %s", error)
-        self.evaluator = Evaluator(self.agent, purpose, profile, declarations)
+        self.evaluator = Evaluator(self.agent, purpose, profile, declarations,
+                                   fail_closed=settings.getbool("TDM_GUARD_FAIL_CLOSED", False))
         if "TDM_GUARD_CACHE" in settings:
             cache_path = settings["TDM_GUARD_CACHE"] or None
         else:
             cache_path = default_cache_path()
         self.cache = PolicyCache(cache_path)
+        self.timeout = settings.getfloat("TDM_GUARD_TIMEOUT", 10.0)
         audit_path = settings.get("TDM_GUARD_AUDIT_LOG")
         self.audit = AuditLog(audit_path) if audit_path else None
         self._origins: dict[str, OriginPolicy] = {}
@@ -185,7 +186,8 @@ class TdmGuardMiddleware:
                               dont_filter=True, meta={
                                   "dont_obey_robotstxt": True, _INTERNAL: True, _CAP: cap,
                                   "dont_redirect": True, "handle_httpstatus_all": True,
-                                  "download_maxsize": POLICY_DOWNLOAD_MAXSIZE})
+                                  "download_maxsize": POLICY_MAX_DECODED,
+                                  "download_timeout": self.timeout})
             self.stats.inc_value(f"tdm_guard/policy_file/{kind}/requests")
             try:
                 response = await self.crawler.engine.download_async(request)

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 from .cache import PolicyCache
 from .decide import Evaluator, OriginPolicy, PageResponse, origin_of
-from .fetch import Fetched, Fetcher
+from .fetch import POLICY_MAX_DECODED, Fetched, Fetcher
 from .html import MAX_HEAD_BYTES
 from .model import Decision
 from .robots import MAX_ROBOTS_BYTES, RobotsResult
@@ -92,7 +92,7 @@ class Checker:
         cached = self.cache.get(url)
         if cached is not None or self.fetcher is None:
             return cached
-        fetched = self.fetcher.get(url, max_bytes)
+        fetched = self.fetcher.get(url, max_bytes, decoded_limit=POLICY_MAX_DECODED)
         self.cache.put(url, fetched)
         return fetched
 

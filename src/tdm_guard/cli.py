@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
+from .audit import AuditLog
 from .cache import PolicyCache, default_cache_path
 from .checker import Checker, Outcome
 from .decide import Evaluator
@@ -39,6 +40,8 @@ def _network_options(parser: argparse.ArgumentParser) -> None:
     cache.add_argument("--no-cache", action="store_true",
                        help="keep fetched files in memory only")
     parser.add_argument("--workers", type=int, default=16, help="parallel checks (default: 16)")
+    parser.add_argument("--fail-closed", action="store_true",
+                        help="read an unreachable tdmrep.json (5xx, timeout) as a reservation")
 
 
 def _policy_options(parser: argparse.ArgumentParser) -> None:
@@ -80,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="read URLs from FILE, one a line ('-': stdin)")
     check.add_argument("--no-fetch", action="store_true",
                        help="read robots.txt and tdmrep.json only, not the page itself")
+    check.add_argument("--audit-log", metavar="FILE",
+                       help="append every decision to FILE (JSON Lines), for the compliance file")
     _network_options(check)
     _policy_options(check)
 
@@ -168,8 +173,10 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if _bad_network_options(args):
         return EXIT_USAGE
-    evaluator = Evaluator(args.agent, args.purpose, args.profile, _declarations(args))
+    evaluator = Evaluator(args.agent, args.purpose, args.profile, _declarations(args),
+                          fail_closed=args.fail_closed)
     checker = _checker(args, evaluator, fetch_pages=not args.no_fetch)
+    audit = AuditLog(args.audit_log) if args.audit_log else None
     lines = list(_lines(args))
     progress = None
     if len(lines) >= PROGRESS_MIN and sys.stderr.isatty():
@@ -184,6 +191,9 @@ def cmd_check(args: argparse.Namespace) -> int:
                 invalid = True
             elif outcome.decision is not None and not outcome.decision.allowed:
                 exit_code = EXIT_RESERVED
+            if audit is not None and outcome.decision is not None:
+                audit.write(outcome.decision, action="allowed" if outcome.decision.allowed
+                            else "reserved", tool="tdm-guard check")
             text = _as_json(outcome, args) if args.json else _as_text(outcome)
             if progress is not None:
                 progress.write(text, file=sys.stdout)
@@ -192,6 +202,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     finally:
         if progress is not None:
             progress.close()
+        if audit is not None:
+            audit.close()
         checker.close()
     return EXIT_USAGE if invalid else exit_code
 
@@ -206,7 +218,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
     def make_checker(project_settings: dict[str, Any]) -> Checker:
         derived = evaluator_settings(project_settings)
         evaluator = Evaluator(args.agent or derived["agent"], args.purpose or derived["purpose"],
-                              args.profile or derived["profile"], declarations)
+                              args.profile or derived["profile"], declarations,
+                              fail_closed=args.fail_closed)
         return _checker(args, evaluator, fetch_pages=args.fetch)
 
     if len(args.paths) > 1 and args.format in ("json", "junit"):

@@ -19,6 +19,7 @@ from .model import (
     CONTENT_SIGNAL,
     CONTENT_USAGE,
     ROBOTS,
+    TDMREP_FILE,
     Decision,
     Profile,
     Purpose,
@@ -104,7 +105,12 @@ class Evaluator:
         purpose: Purpose | str = Purpose.TRAIN,
         profile: Profile | str = Profile.STRICT,
         declarations: DeclarationSet | None = None,
+        fail_closed: bool = False,
     ) -> None:
+        """`fail_closed`: read an unreachable tdmrep.json (5xx, 429, timeout, network error)
+        as a reservation. TDMRep says such a server "does not implement this protocol"
+        (unset); the switch is for teams whose lawyers prefer the cautious reading."""
+        self.fail_closed = fail_closed
         self.agent = agent
         self.purpose = Purpose(purpose)
         self.profile = Profile(profile)
@@ -130,6 +136,11 @@ class Evaluator:
             reasons += self._robots_reasons(robots, path)
         if origin.tdmrep is None:
             unchecked.append(f"tdmrep.json: {origin.not_consulted or 'not consulted'}")
+        elif origin.tdmrep.unreachable and self.fail_closed:
+            reasons.append(Reason(
+                TDMREP_FILE, True, origin.tdmrep.url,
+                f"tdmrep.json unreachable ({origin.tdmrep.detail})",
+                note="fail-closed: an unreadable tdmrep.json is read as a reservation"))
 
         head = None
         if page is not None and ("html" in page.content_type or not page.content_type):

@@ -19,6 +19,10 @@ from . import __version__
 
 MAX_REDIRECTS = 5
 CHUNK = 16 * 1024
+# A policy file is parsed from its first bytes only (robots.txt 500 KiB, tdmrep.json 1 MiB);
+# one that declares, or decompresses to, more than this is refused as unreachable (a
+# decompression bomb fails closed). The Scrapy plugin applies the same limit.
+POLICY_MAX_DECODED = 64 * 1024 * 1024
 
 
 @dataclass
@@ -54,7 +58,13 @@ class Fetcher:
         self.session.mount("https://", adapter)
         self.session.headers["User-Agent"] = user_agent or f"tdm-guard/{__version__}"
 
-    def get(self, url: str, max_bytes: int, follow_redirects: bool = True) -> Fetched:
+    def get(self, url: str, max_bytes: int, follow_redirects: bool = True,
+            decoded_limit: int | None = None) -> Fetched:
+        """GET `url`, keeping at most `max_bytes` of the decoded body.
+
+        With `decoded_limit` (policy files), a body declared larger, or compressed and
+        decoding to more, is an error rather than a truncated file.
+        """
         deadline = time.monotonic() + self.timeout * 3
         current = url
         for _ in range(MAX_REDIRECTS + 1):
@@ -71,8 +81,15 @@ class Fetcher:
                     current = urljoin(current, location)
                     continue
                 headers = list(resp.raw.headers.items())
+                too_big = _too_big(resp, decoded_limit)
+                if too_big:
+                    return Fetched(url, resp.status_code, headers, error=too_big,
+                                   final_url=current)
                 try:
-                    body, truncated = _read_bounded(resp, max_bytes, deadline)
+                    body, truncated = _read_bounded(resp, max_bytes, deadline, decoded_limit)
+                except _TooBig as exc:
+                    return Fetched(url, resp.status_code, headers, error=str(exc),
+                                   final_url=current)
                 except TimeoutError:
                     return Fetched(url, resp.status_code, headers,
                                    error=f"timeout after {self.timeout:g} s reading the body",
@@ -90,17 +107,41 @@ class Fetcher:
         self.session.close()
 
 
-def _read_bounded(resp: requests.Response, max_bytes: int, deadline: float) -> tuple[bytes, bool]:
+class _TooBig(Exception):
+    pass
+
+
+def _too_big(resp: requests.Response, limit: int | None) -> str | None:
+    length = resp.headers.get("content-length", "")
+    if limit is not None and length.isdigit() and int(length) > limit:
+        return f"declared size {int(length)} bytes is over the {limit}-byte limit"
+    return None
+
+
+def _read_bounded(resp: requests.Response, max_bytes: int, deadline: float,
+                  decoded_limit: int | None = None) -> tuple[bytes, bool]:
+    """Keep the first `max_bytes` decoded bytes. A compressed body is decoded on (and
+    discarded) up to `decoded_limit` so that a decompression bomb is recognised as one."""
+    encoded = resp.headers.get("content-encoding", "identity").strip().lower() not in (
+        "", "identity")
+    keep_counting = decoded_limit is not None and encoded
     chunks: list[bytes] = []
-    size = 0
+    kept = size = 0
+    truncated = False
     for chunk in resp.iter_content(CHUNK):
-        chunks.append(chunk)
         size += len(chunk)
+        if kept < max_bytes:
+            chunks.append(chunk[: max_bytes - kept])
+            kept += len(chunks[-1])
         if size > max_bytes:
-            return b"".join(chunks)[:max_bytes], True
+            truncated = True
+            if not keep_counting:
+                break
+            if size > decoded_limit:  # type: ignore[operator]
+                raise _TooBig(f"decompressed size over the {decoded_limit}-byte limit")
         if time.monotonic() > deadline:
             raise TimeoutError
-    return b"".join(chunks), False
+    return b"".join(chunks), truncated
 
 
 def _short(exc: Exception) -> str:

@@ -59,6 +59,7 @@ class TdmRepFile:
     present: bool = False  # a successful response carried a file
     problems: tuple[str, ...] = field(default=())  # invalid file or rules, for evidence
     detail: str = ""  # "HTTP 404", "timeout", ...
+    unreachable: bool = False  # a server or network error, not an answer (5xx, 429, timeout)
 
     @classmethod
     def parse(cls, url: str, body: bytes) -> TdmRepFile:
@@ -87,9 +88,10 @@ class TdmRepFile:
     def from_response(cls, url: str, status: int | None, body: bytes | None,
                       error: str | None = None) -> TdmRepFile:
         if error is not None:
-            return cls(url, detail=error)
+            return cls(url, detail=error, unreachable=True)
         if status is None or not 200 <= status < 300:
-            return cls(url, detail=f"HTTP {status}" if status else "no response")
+            return cls(url, detail=f"HTTP {status}" if status else "no response",
+                       unreachable=status is None or status >= 500 or status == 429)
         return cls.parse(url, body or b"")
 
     def match(self, path: str) -> TdmRule | None:
