@@ -5,10 +5,16 @@ usage: python crawl_script.py CONFIG.json   -> writes CONFIG's "output" file:
 """
 
 import json
+import resource
 import sys
+import warnings
 
 import scrapy
 from scrapy.crawler import CrawlerProcess
+from scrapy.exceptions import ScrapyDeprecationWarning
+
+# tdm-guard must run on Scrapy without a single deprecation warning
+warnings.filterwarnings("error", category=ScrapyDeprecationWarning)
 
 
 class SiteSpider(scrapy.Spider):
@@ -38,6 +44,7 @@ def main(config_path: str) -> None:
     process.start()
     stats = {k: (v if isinstance(v, (int, float, str)) else str(v))
              for k, v in crawler.stats.get_stats().items()}
+    stats["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with open(config["output"], "w") as out:
         json.dump({"items": items, "stats": stats}, out)
 

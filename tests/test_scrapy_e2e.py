@@ -65,8 +65,7 @@ def crawl(tmp_path, start_urls, env=None, **settings):
         },
     }
     (tmp_path / "config.json").write_text(json.dumps(config))
-    proc = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", "-W",
-                           "error::scrapy.exceptions.ScrapyDeprecationWarning",
+    proc = subprocess.run([sys.executable, "-W", "error::DeprecationWarning",
                            str(HERE / "crawl_script.py"), str(tmp_path / "config.json")],
                           capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -1,0 +1,115 @@
+"""Property-based tests: no parser raises on arbitrary input, and robots matching invariants."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from tdm_guard import aipref, content, html, noai, tdmrep
+from tdm_guard.patterns import PathPattern, normalize, url_path
+from tdm_guard.robots import RobotsTxt
+
+FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# robots-ish text: real keys, wildcards, comments, odd bytes
+ROBOTS_ALPHABET = st.sampled_from([
+    "User-agent: ", "Disallow: ", "Allow: ", "Content-Usage: ", "Content-Signal: ", "*", "$",
+    "/", "#", "\n", "\r\n", " ", ":", "a", "b", "GPTBot", "train-ai=n", "search=yes", "%41",
+    "%", "é", "\x00", "\ufeff"])
+PATH_CHARS = st.lists(st.sampled_from(list("abc/._-~%?=&*$") + ["é", "%2F", "%41"]),
+                      max_size=12).map("".join)
+SEGMENT = st.text(alphabet="abcdefgh", min_size=1, max_size=6)
+
+
+@FAST
+@given(st.binary(max_size=4096))
+def test_robots_parser_takes_any_bytes(body):
+    robots = RobotsTxt.parse(body)
+    for agent in ("*", "GPTBot", "tdm-guard"):
+        robots.access("/", agent)
+        robots.statements("content-usage", agent, include_star=True)
+
+
+@FAST
+@given(st.lists(ROBOTS_ALPHABET, max_size=80).map("".join), PATH_CHARS)
+def test_robots_parser_takes_robots_like_text(text, path):
+    robots = RobotsTxt.parse(text)
+    robots.access(url_path("http://h/" + path), "GPTBot")
+
+
+@FAST
+@given(st.binary(max_size=2048))
+def test_tdmrep_parser_takes_any_bytes(body):
+    parsed = tdmrep.TdmRepFile.parse("u", body)
+    parsed.match("/x")
+    tdmrep.layered_reasons("https://h/x", parsed, "/x", None, None)
+
+
+@FAST
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                    lambda kids: st.lists(kids, max_size=4)
+                    | st.dictionaries(st.sampled_from(["location", "tdm-reservation",
+                                                       "tdm-policy", "x"]), kids, max_size=4),
+                    max_leaves=20))
+def test_tdmrep_parser_takes_any_json_shape(data):
+    import json
+
+    body = json.dumps(data, allow_nan=True).encode()
+    tdmrep.TdmRepFile.parse("u", body).match("/a/b")
+
+
+@FAST
+@given(st.lists(st.tuples(st.text(max_size=20), st.text(max_size=40)), max_size=8))
+def test_header_and_meta_readers_take_anything(pairs):
+    tdmrep.header_layer(pairs)
+    tdmrep.meta_layer(pairs)
+    noai.header_reasons("https://h/", pairs, "bot")
+    noai.meta_reasons("https://h/", pairs, "bot")
+
+
+@FAST
+@given(st.text(max_size=200))
+def test_value_parsers_take_any_text(value):
+    aipref.parse_content_usage(value)
+    aipref.parse_content_signal(value)
+    aipref.split_robots_usage(value)
+    noai.parse_x_robots_tag(value)
+    normalize(value)
+    PathPattern(value).match("/a")
+    content.from_jsonld([value])
+
+
+@FAST
+@given(st.binary(max_size=4096))
+def test_html_and_id3_readers_take_any_bytes(body):
+    head = html.scan_head(body)
+    content.from_jsonld(head.jsonld)
+    content.from_id3(b"ID3" + body)
+
+
+@FAST
+@given(st.lists(SEGMENT, min_size=1, max_size=4), st.lists(SEGMENT, min_size=1, max_size=3),
+       st.booleans())
+def test_a_longer_matching_rule_wins(base, extra, allow_first):
+    short = "/" + "/".join(base)
+    long = short + "/" + "/".join(extra)
+    lines = [f"Allow: {short}", f"Disallow: {long}"]
+    if not allow_first:
+        lines.reverse()
+    robots = RobotsTxt.parse("User-agent: *\n" + "\n".join(lines) + "\n")
+    assert robots.access(long + "/x", "bot").allowed is False
+    assert robots.access(short + "-other", "bot").allowed is True
+    flipped = RobotsTxt.parse(f"User-agent: *\nDisallow: {short}\nAllow: {long}\n")
+    assert flipped.access(long + "/x", "bot").allowed is True
+
+
+@FAST
+@given(st.lists(st.tuples(st.booleans(), PATH_CHARS), max_size=6), PATH_CHARS,
+       st.sampled_from(["otherbot", "SomeCrawler", "x-y_z"]))
+def test_adding_an_unrelated_group_changes_nothing(rules, path, other):
+    assume(other.lower() != "mybot")
+    body = "User-agent: mybot\n" + "".join(
+        f"{'Allow' if a else 'Disallow'}: /{p}\n" for a, p in rules)
+    before = RobotsTxt.parse(body)
+    after = RobotsTxt.parse(body + f"\nUser-agent: {other}\nDisallow: /\nAllow: /{path}\n")
+    probe = url_path("http://h/" + path)
+    assert before.access(probe, "mybot").allowed == after.access(probe, "mybot").allowed
