@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 
@@ -267,3 +268,17 @@ def test_offline_uses_declarations_and_the_cache_only(site, cli, tmp_path):
     assert site.count("/robots.txt") == hits
     code, (result,), _ = check_json(cli, tmp_path, "--offline", "http://unseen.example/")
     assert code == 0 and any("robots.txt: offline" in u for u in result["unchecked"])
+
+
+def test_a_bad_policy_file_is_named_and_every_url_still_answered(site, cli, tmp_path):
+    folder = tmp_path / "policies"
+    folder.mkdir()
+    (folder / "broken.yaml").write_text("schema: tdm-guard/declaration/v1\nid: [\n")
+    (folder / "incomplete.yaml").write_text("schema: tdm-guard/declaration/v1\nid: x\n")
+    code, out, err = cli("check", "--offline", "--json", "--policies", str(folder),
+                         "https://www.sonymusic.com/", "https://example.org/")
+    assert code == 1
+    assert re.search(rf"policy file skipped: {re.escape(str(folder / 'broken.yaml'))}: "
+                     r"line \d+ invalid YAML", err)
+    assert f"{folder / 'incomplete.yaml'}: field (top level): 'title' is a required property" in err
+    assert [r["allowed"] for r in json_lines(out)] == [False, True]

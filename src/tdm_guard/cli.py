@@ -147,7 +147,8 @@ def _open_cache(args: argparse.Namespace) -> PolicyCache:
 def _declarations(args: argparse.Namespace) -> DeclarationSet:
     declarations = DeclarationSet.load(args.policies, licences=args.licences)
     for error in declarations.errors:
-        print(f"tdm-guard: policy file skipped: {error}", file=sys.stderr)
+        for line in error.splitlines():
+            print(f"tdm-guard: policy file skipped: {line}", file=sys.stderr)
     return declarations
 
 
