@@ -49,7 +49,7 @@ def cases() -> list[Case]:
     return [
         Case("big-robots.test", {"/robots.txt": Resp(200, "User-agent: *\nDisallow: /early\n"
                                                      + filler + "Disallow: /late\n")},
-             "/late", True, "no rule matches /late"),
+             "/late", True, "no rule in the group"),
         Case("big-robots-early.test", {"/robots.txt": Resp(200, "User-agent: *\nDisallow: /early\n"
                                                            + filler)},
              "/early", False, "line 2: Disallow: /early"),

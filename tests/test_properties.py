@@ -103,9 +103,11 @@ def test_a_longer_matching_rule_wins(base, extra, allow_first):
 
 
 @FAST
-@given(st.lists(st.tuples(st.booleans(), PATH_CHARS), max_size=6), PATH_CHARS,
+@given(st.lists(st.tuples(st.booleans(), PATH_CHARS), min_size=1, max_size=6), PATH_CHARS,
        st.sampled_from(["otherbot", "SomeCrawler", "x-y_z"]))
 def test_adding_an_unrelated_group_changes_nothing(rules, path, other):
+    # (min_size=1: a user-agent line with no rules joins the next user-agent lines into one
+    # group, by RFC 9309's grammar, so that group would not be unrelated)
     assume(other.lower() != "mybot")
     body = "User-agent: mybot\n" + "".join(
         f"{'Allow' if a else 'Disallow'}: /{p}\n" for a, p in rules)

@@ -25,8 +25,8 @@ from .model import (
     Purpose,
     Reason,
 )
-from .patterns import url_path
-from .robots import RobotsResult, RobotsStatus, RobotsTxt
+from .patterns import PathPattern, url_path
+from .robots import ROBOTS_PATH, RobotsResult, RobotsStatus, RobotsTxt, RuleList
 from .tdmrep import TdmRepFile
 
 TRAIN = frozenset({Purpose.TRAIN})
@@ -70,30 +70,132 @@ class PageResponse:
         return ""
 
 
-# Per parsed robots.txt: the distinct group selections of the AI-training tokens it names.
-_AI_SETS: weakref.WeakKeyDictionary[RobotsTxt, list[tuple[str, list[str]]]] = (
+class _RobotsPlan:
+    """A robots.txt compiled for one agent and profile: everything that does not depend on
+    the URL is done once per file (group selection, AI-agent groups, parsed usage rules,
+    the reasons themselves), so a warm decision costs a few prefix matches."""
+
+    def __init__(self, result: RobotsResult, robots: RobotsTxt, agent: str, strict: bool) -> None:
+        self.url = result.url
+        self.agent = agent
+        self.own_rules = robots.rules_for(agent)
+        _, self.own_group = robots.select(agent)
+        self.group_found = bool(robots.select(agent)[0])
+        self._rule_reasons: dict[int, Reason] = {}
+        evidence = (f"no rule in the group for '{self.own_group}' matches this URL"
+                    if self.group_found else f"no group for '{agent}' and no '*' group")
+        self.no_match = Reason(ROBOTS, False, self.url, evidence, agent=self.own_group,
+                               access=True)
+        self.ai_sets = self._ai_sets(robots) if strict else []
+        # Content-Usage: (pattern or None, length, preference, evidence, note) per statement
+        self.usage: list[tuple[PathPattern | None, int, aipref.Preference, str, str | None]] = []
+        for line, group in robots.statements("content-usage", agent, strict):
+            pattern, pref = aipref.split_robots_usage(line.value)
+            for p in aipref.parse_content_usage(pref):
+                self.usage.append((pattern, pattern.length if pattern else 0, p,
+                                   line.evidence(), _group_note(group, agent)))
+        self._usage_reasons: dict[tuple[str, int], Reason] = {}
+        # Content-Signal has no paths: its reasons are the same for every URL.
+        signals: dict[str, tuple[bool, str, str, frozenset[Purpose]]] = {}
+        for line, group in robots.statements("content-signal", agent, strict):
+            for p in aipref.parse_content_signal(line.value):
+                current = signals.get(p.label)
+                if current is None or (current[0] and not p.allowed):
+                    signals[p.label] = (p.allowed, line.evidence(), group, p.purposes)
+        self.signal_reasons = [
+            Reason(CONTENT_SIGNAL, not allowed, self.url,
+                   f"{evidence} ({key}={'yes' if allowed else 'no'})", purposes=purposes,
+                   note=_group_note(group, agent))
+            for key, (allowed, evidence, group, purposes) in signals.items()]
+
+    def _ai_sets(self, robots: RobotsTxt) -> list[tuple[RuleList, str, str]]:
+        """Groups aimed at known AI-training agents other than ours: (rules, first name, note),
+        the groups that disallow everything first (they decide the most URLs soonest)."""
+        own = self.agent.lower()
+        sets: dict[tuple[int, ...], list[str]] = {}
+        seen: set[str] = set()
+        for value in robots.agent_values():
+            entry = agents.lookup(value)
+            if (entry is None or Purpose.TRAIN not in entry.purposes or value.lower() in seen
+                    or value.lower() == own):
+                continue
+            seen.add(value.lower())
+            groups, _ = robots.select(value)
+            sets.setdefault(tuple(id(g) for g in groups), []).append(value)
+        out = []
+        for names in sets.values():
+            entry = agents.lookup(names[0])
+            kind = f"{entry.kind}, {entry.operator}" if entry and entry.operator else (
+                entry.kind if entry else "AI agent")
+            note = (f"inferred: the site disallows the AI-training agent {names[0]} ({kind}); "
+                    "the strict profile reads this as a reservation against AI training")
+            if len(names) > 1:
+                shown = ", ".join(names[1:6]) + (", ..." if len(names) > 6 else "")
+                note += f"; the same rule covers {len(names) - 1} more AI agents: {shown}"
+            out.append((robots.rules_for(names[0]), names[0], note))
+        out.sort(key=lambda s: not any(r.pattern.raw.strip() == "/" and not r.allow
+                                       for r in s[0].rules))
+        return out
+
+    def reasons(self, path: str, purpose: Purpose) -> list[Reason]:
+        rule = self.own_rules.first(path) if path != ROBOTS_PATH else None
+        if rule is not None:
+            reason = self._rule_reasons.get(id(rule))
+            if reason is None:
+                reason = Reason(ROBOTS, not rule.allow, self.url, rule.line.evidence(),
+                                agent=self.own_group, access=True)
+                self._rule_reasons[id(rule)] = reason
+        elif path == ROBOTS_PATH:
+            reason = Reason(ROBOTS, False, self.url,
+                            "/robots.txt is implicitly allowed (RFC 9309 §2.2.2)",
+                            agent=self.own_group, access=True)
+        else:
+            reason = self.no_match
+        out = [reason]
+        if self.ai_sets and purpose in (Purpose.TRAIN, Purpose.TDM):
+            for rules, name, note in self.ai_sets:
+                ai_rule = rules.first(path)
+                if ai_rule is not None and not ai_rule.allow:
+                    key = -id(ai_rule)
+                    ai_reason = self._rule_reasons.get(key)
+                    if ai_reason is None:
+                        ai_reason = Reason(ROBOTS, True, self.url, ai_rule.line.evidence(),
+                                           purposes=TRAIN, agent=name, note=note)
+                        self._rule_reasons[key] = ai_reason
+                    out.append(ai_reason)
+                    break  # one AI group is enough to reserve; the note names its agents
+        if self.usage:
+            out += self._usage(path)
+        out += self.signal_reasons
+        return out
+
+    def _usage(self, path: str) -> list[Reason]:
+        """Content-Usage: per label, the most specific matching rule; ties most restrictive."""
+        best: dict[str, tuple[int, int]] = {}  # label -> (length, index)
+        for index, (pattern, length, pref, _, _) in enumerate(self.usage):
+            if pattern is not None and not pattern.match(path):
+                continue
+            current = best.get(pref.label)
+            if current is None or length > current[0] or (
+                    length == current[0] and not pref.allowed):
+                best[pref.label] = (length, index)
+        out = []
+        for label, (_, index) in best.items():
+            reason = self._usage_reasons.get((label, index))
+            if reason is None:
+                _, _, pref, evidence, note = self.usage[index]
+                reason = Reason(CONTENT_USAGE, not pref.allowed, self.url,
+                                f"{evidence} ({label}={'y' if pref.allowed else 'n'})",
+                                purposes=pref.purposes, note=note)
+                self._usage_reasons[(label, index)] = reason
+            out.append(reason)
+        return out
+
+
+# Compiled plans per parsed robots.txt, keyed by (agent, strict); dropped with the file.
+_PLANS: weakref.WeakKeyDictionary[RobotsTxt, dict[tuple[str, bool], _RobotsPlan]] = (
     weakref.WeakKeyDictionary()
 )
-
-
-def _ai_training_sets(robots: RobotsTxt) -> list[tuple[str, list[str]]]:
-    """[(representative name, [names sharing its groups]), ...], computed once per file."""
-    cached = _AI_SETS.get(robots)
-    if cached is not None:
-        return cached
-    sets: dict[tuple[int, ...], tuple[str, list[str]]] = {}
-    seen: set[str] = set()
-    for value in robots.agent_values():
-        entry = agents.lookup(value)
-        if entry is None or Purpose.TRAIN not in entry.purposes or value.lower() in seen:
-            continue
-        seen.add(value.lower())
-        groups, _ = robots.select(value)
-        key = tuple(id(g) for g in groups)
-        sets.setdefault(key, (value, []))[1].append(value)
-    result = list(sets.values())
-    _AI_SETS[robots] = result
-    return result
 
 
 class Evaluator:
@@ -153,7 +255,8 @@ class Evaluator:
             tdmrep.header_layer(page.headers) if page else None,
             tdmrep.meta_layer(head.metas) if head else None,
         )
-        reasons += tdm_reasons
+        if tdm_reasons:
+            reasons += tdm_reasons
         if page is not None:
             reasons += noai.header_reasons(url, page.headers, self.agent)
             reasons += _header_usage_reasons(url, page.headers)
@@ -165,21 +268,16 @@ class Evaluator:
             values += content.from_id3(page.body)
             reasons += self.declarations.content_reasons(url, values, self.purpose)
 
-        relevant = [r for r in reasons if r.applies_to(self.purpose)]
+        purpose = self.purpose
+        relevant = reasons if purpose is Purpose.TDM else [
+            r for r in reasons if purpose in r.purposes or Purpose.TDM in r.purposes]
         contacts: list[str] = []
+        allowed = True
         for r in relevant:
             if r.reserved:
+                allowed = False
                 contacts += [c for c in r.contacts if c not in contacts]
-        return Decision(
-            url=url,
-            agent=self.agent,
-            purpose=self.purpose,
-            allowed=not any(r.reserved for r in relevant),
-            reasons=relevant,
-            policy=policy,
-            contacts=contacts,
-            unchecked=unchecked,
-        )
+        return Decision(url, self.agent, purpose, allowed, relevant, policy, contacts, unchecked)
 
     # -- robots.txt ---------------------------------------------------------------------
     def _robots_reasons(self, result: RobotsResult, path: str) -> list[Reason]:
@@ -195,78 +293,14 @@ class Evaluator:
                 "access any resources", agent=self.agent)]
         robots = result.robots
         assert robots is not None
-        match = robots.access(path, self.agent)
-        if match.rule is not None:
-            evidence = match.rule.line.evidence()
-        elif path == "/robots.txt":
-            evidence = "/robots.txt is implicitly allowed (RFC 9309 §2.2.2)"
-        elif match.group_found:
-            evidence = f"no rule matches {path} in the group for '{match.agent}'"
-        else:
-            evidence = f"no group for '{self.agent}' and no '*' group"
-        reasons = [Reason(ROBOTS, not match.allowed, result.url, evidence,
-                          agent=match.agent, access=True)]
         strict = self.profile is Profile.STRICT
-        if strict and self.purpose in (Purpose.TRAIN, Purpose.TDM):
-            reasons += self._ai_group_reasons(result, robots, path)
-        reasons += self._robots_usage_reasons(result, robots, path, include_star=strict)
-        return reasons
-
-    def _ai_group_reasons(self, result: RobotsResult, robots: RobotsTxt, path: str) -> list[Reason]:
-        """Strict profile: a Disallow aimed at a known AI-training crawler or control token."""
-        own = self.agent.lower()
-        out = []
-        for _name, names in _ai_training_sets(robots):
-            others = [n for n in names if n.lower() != own]
-            if not others:
-                continue
-            match = robots.access(path, others[0])
-            if match.allowed or match.rule is None:
-                continue
-            entry = agents.lookup(others[0])
-            kind = f"{entry.kind}, {entry.operator}" if entry and entry.operator else (
-                entry.kind if entry else "AI agent")
-            note = (f"inferred: the site disallows the AI-training agent {others[0]} ({kind}); "
-                    "the strict profile reads this as a reservation against AI training")
-            if len(others) > 1:
-                shown = ", ".join(others[1:6]) + (", ..." if len(others) > 6 else "")
-                note += f"; the same rule covers {len(others) - 1} more AI agents: {shown}"
-            out.append(Reason(ROBOTS, True, result.url, match.rule.line.evidence(),
-                              purposes=TRAIN, agent=others[0], note=note))
-        return out
-
-    def _robots_usage_reasons(
-        self, result: RobotsResult, robots: RobotsTxt, path: str, include_star: bool
-    ) -> list[Reason]:
-        reasons: list[Reason] = []
-        # Content-Usage: per label, the most specific matching rule; ties most restrictive.
-        best: dict[str, tuple[int, bool, str, str, frozenset[Purpose]]] = {}
-        for line, group in robots.statements("content-usage", self.agent, include_star):
-            pattern, pref = aipref.split_robots_usage(line.value)
-            if pattern is not None and not pattern.match(path):
-                continue
-            length = pattern.length if pattern is not None else 0
-            for p in aipref.parse_content_usage(pref):
-                current = best.get(p.label)
-                if (current is None or length > current[0]
-                        or (length == current[0] and not p.allowed)):
-                    best[p.label] = (length, p.allowed, line.evidence(), group, p.purposes)
-        for label, (_, allowed, evidence, group, purposes) in best.items():
-            reasons.append(Reason(CONTENT_USAGE, not allowed, result.url,
-                                  f"{evidence} ({label}={'y' if allowed else 'n'})",
-                                  purposes=purposes, note=_group_note(group, self.agent)))
-        # Content-Signal: no paths; the most restrictive value per key.
-        signals: dict[str, tuple[bool, str, str, frozenset[Purpose]]] = {}
-        for line, group in robots.statements("content-signal", self.agent, include_star):
-            for p in aipref.parse_content_signal(line.value):
-                current = signals.get(p.label)
-                if current is None or (current[0] and not p.allowed):
-                    signals[p.label] = (p.allowed, line.evidence(), group, p.purposes)
-        for key, (allowed, evidence, group, purposes) in signals.items():
-            reasons.append(Reason(CONTENT_SIGNAL, not allowed, result.url,
-                                  f"{evidence} ({key}={'yes' if allowed else 'no'})",
-                                  purposes=purposes, note=_group_note(group, self.agent)))
-        return reasons
+        plans = _PLANS.get(robots)
+        if plans is None:
+            plans = _PLANS.setdefault(robots, {})
+        plan = plans.get((self.agent, strict))
+        if plan is None:
+            plan = plans[(self.agent, strict)] = _RobotsPlan(result, robots, self.agent, strict)
+        return plan.reasons(path, self.purpose)
 
 
 def _group_note(group: str, agent: str) -> str | None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -256,6 +257,8 @@ class DeclarationSet:
     licences: list[Licence] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # files that could not be loaded
     _by_domain: dict[str, list[tuple[Declaration, DomainMatcher]]] = field(default_factory=dict)
+    _host_cache: dict[tuple[str, Purpose, dt.date], tuple[Reason, ...]] = field(
+        default_factory=dict)
 
     @classmethod
     def load(cls, folders: Iterable[Path | str] = (), bundled: bool = True,
@@ -298,6 +301,7 @@ class DeclarationSet:
         self.declarations.append(item)
         for matcher in item.domains:
             self._by_domain.setdefault(matcher.domain, []).append((item, matcher))
+        self._host_cache.clear()
 
     def get(self, declaration_id: str) -> Declaration | None:
         return next((d for d in self.declarations if d.id == declaration_id), None)
@@ -305,7 +309,7 @@ class DeclarationSet:
     # -- before download: the URL's host ----------------------------------------------
     def match(self, url: str) -> list[tuple[Declaration, DomainMatcher, str]]:
         """Declarations whose domain matchers cover the URL's host: (decl, matcher, host)."""
-        host = (urlsplit(url).hostname or "").rstrip(".").lower()
+        host = _host(url)
         if not host or not self._by_domain:
             return []
         # Walk from the host up to its registered domain, never onto a public suffix.
@@ -320,7 +324,19 @@ class DeclarationSet:
             candidate = candidate.split(".", 1)[1]
         return hits
 
-    def reasons(self, url: str, purpose: Purpose = Purpose.TRAIN) -> list[Reason]:
+    def reasons(self, url: str, purpose: Purpose = Purpose.TRAIN) -> tuple[Reason, ...]:
+        """Domain-matcher reasons for the URL's host (cached per host, purpose and day)."""
+        if not self._by_domain:
+            return ()
+        key = (_host(url), purpose, _today())
+        cached = self._host_cache.get(key)
+        if cached is None:
+            if len(self._host_cache) > 65536:
+                self._host_cache.clear()
+            cached = self._host_cache[key] = tuple(self._reasons(url, purpose))
+        return cached
+
+    def _reasons(self, url: str, purpose: Purpose) -> list[Reason]:
         out = []
         for decl, matcher, host in self.match(url):
             blocks = decl.blocks(matcher)
@@ -373,13 +389,38 @@ class DeclarationSet:
     def _reason(self, decl: Declaration, reserved: bool, source: str, evidence: str,
                 note: str | None, host: str, purpose: Purpose) -> Reason:
         if reserved:
-            today = dt.date.today()
+            today = _today()
             for lic in self.licences:
                 if lic.declaration == decl.id and lic.covers(purpose, host, today):
                     reserved, note = False, lic.note()
                     break
         return Reason(DECLARATION, reserved, source, evidence, purposes=decl.purposes,
                       note=note, contacts=decl.contacts)
+
+
+@lru_cache(maxsize=65536)
+def _host_of_netloc(netloc: str) -> str:
+    return (urlsplit("//" + netloc).hostname or "").rstrip(".").lower()
+
+
+_NETLOC = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
+_day: list = [0.0, dt.date.today()]
+
+
+def _host(url: str) -> str:
+    """The URL's host, lower-cased, without a trailing dot."""
+    m = _NETLOC.match(url)
+    if m is not None:
+        return _host_of_netloc(m.group(1))
+    return (urlsplit(url).hostname or "").rstrip(".").lower()
+
+
+def _today() -> dt.date:
+    """Today's date, looked up at most once a minute (licence validity is by the day)."""
+    now = time.monotonic()
+    if now - _day[0] > 60:
+        _day[0], _day[1] = now, dt.date.today()
+    return _day[1]
 
 
 @lru_cache(maxsize=1)

@@ -6,6 +6,7 @@ Every signal module returns `Reason` objects; `tdm_guard.decide` combines them i
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from enum import Enum
@@ -115,8 +116,16 @@ class Reason:
         return out
 
 
+_stamp: tuple[int, str] = (0, "")
+
+
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    """The current UTC time to the second (formatted once per second: a hot path)."""
+    global _stamp
+    second = int(time.time())
+    if _stamp[0] != second:
+        _stamp = (second, datetime.fromtimestamp(second, timezone.utc).isoformat())
+    return _stamp[1]
 
 
 @dataclass

@@ -30,13 +30,22 @@ _HEX = frozenset(b"0123456789abcdefABCDEF")
 _KEEP = _UNRESERVED | frozenset(b":/?#[]@!$&'()*+,;=%")
 
 
-@lru_cache(maxsize=65536)
+_ALREADY_NORMAL = re.compile(r"[A-Za-z0-9\-._~/:@!$&'()*+,;=?]*")
+
+
 def normalize(text: str) -> str:
     """Percent-normalise a path or pattern for octet comparison (RFC 9309 §2.2.2).
 
     `%XX` of an unreserved character is decoded, other escapes get upper-case hex, and
     octets outside printable ASCII are percent-encoded (as UTF-8).
     """
+    if _ALREADY_NORMAL.fullmatch(text):  # the common case: nothing to change
+        return text
+    return _normalize(text)
+
+
+@lru_cache(maxsize=65536)
+def _normalize(text: str) -> str:
     raw = text.encode("utf-8", "surrogatepass")
     out = bytearray()
     i, n = 0, len(raw)
@@ -59,10 +68,21 @@ def normalize(text: str) -> str:
 
 
 def url_path(url: str) -> str:
-    """The part of `url` that patterns match: path (at least "/") plus "?query", normalised."""
+    """The part of `url` that patterns match: path (at least "/") plus "?query", normalised.
+
+    An empty "?" is kept: rules can name it. The fragment is dropped.
+    """
+    scheme_end = url.find("://")
+    if scheme_end > 0 and "\\" not in url:
+        rest = url[scheme_end + 3:].split("#", 1)[0]
+        cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=-1)
+        if cut < 0:
+            return "/"
+        path = rest[cut:]
+        return normalize("/" + path if path.startswith("?") else path)
     parts = urlsplit(url)
     path = parts.path or "/"
-    if parts.query or "?" in url.split("#", 1)[0]:  # keep an empty "?": rules can name it
+    if parts.query or "?" in url.split("#", 1)[0]:
         path += "?" + parts.query
     return normalize(path)
 
@@ -70,7 +90,7 @@ def url_path(url: str) -> str:
 class PathPattern:
     """A compiled robots-style pattern. `match(path)` takes a path from `url_path`."""
 
-    __slots__ = ("raw", "pattern", "length", "_prefix", "_regex")
+    __slots__ = ("raw", "pattern", "length", "prefix", "_regex")
 
     def __init__(self, raw: str) -> None:
         self.raw = raw
@@ -81,16 +101,16 @@ class PathPattern:
         anchored = pattern.endswith("$")
         body = pattern[:-1] if anchored else pattern
         if "*" not in body and not anchored:
-            self._prefix: str | None = body
+            self.prefix: str | None = body  # a plain pattern: a prefix test is enough
             self._regex = None
         else:
-            self._prefix = None
+            self.prefix = None
             regex = ".*".join(re.escape(part) for part in body.split("*"))
             self._regex = re.compile(regex + (r"\Z" if anchored else ""), re.DOTALL)
 
     def match(self, path: str) -> bool:
-        if self._prefix is not None:
-            return path.startswith(self._prefix)
+        if self.prefix is not None:
+            return path.startswith(self.prefix)
         return self._regex.match(path) is not None  # type: ignore[union-attr]
 
     def __repr__(self) -> str:

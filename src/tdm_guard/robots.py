@@ -83,6 +83,30 @@ class Rule:
     pattern: PathPattern
 
 
+class RuleList:
+    """A group's rules, longest pattern first (Allow first on a tie), with Protego's index:
+    a path that starts with none of the plain prefixes can only match a wildcard rule."""
+
+    __slots__ = ("rules", "_prefixes", "_special")
+
+    def __init__(self, rules: list[Rule]) -> None:
+        self.rules = sorted(rules, key=lambda r: (r.pattern.length, r.allow), reverse=True)
+        self._prefixes = tuple(r.pattern.prefix for r in self.rules
+                               if r.pattern.prefix is not None)
+        self._special = [r for r in self.rules if r.pattern.prefix is None]
+
+    def first(self, path: str) -> Rule | None:
+        """The deciding rule for `path` (RFC 9309 §2.2.2), or None."""
+        candidates = self.rules if path.startswith(self._prefixes) else self._special
+        for rule in candidates:
+            if rule.pattern.match(path):
+                return rule
+        return None
+
+    def __bool__(self) -> bool:
+        return bool(self.rules)
+
+
 @dataclass
 class Group:
     agents: list[Line] = field(default_factory=list)
@@ -117,7 +141,7 @@ class RobotsTxt:
         self.orphan_statements = orphans  # extension records before any user-agent line
         self.truncated = truncated
         self._selection: dict[str, tuple[list[Group], str]] = {}
-        self._sorted_rules: dict[str, list[Rule]] = {}
+        self._sorted_rules: dict[str, RuleList] = {}
 
     @classmethod
     def parse(cls, body: bytes | str) -> RobotsTxt:
@@ -180,14 +204,13 @@ class RobotsTxt:
     def has_own_group(self, agent: str) -> bool:
         return self.select(agent)[1] != "*"
 
-    def _rules_for(self, agent: str) -> list[Rule]:
+    def rules_for(self, agent: str) -> RuleList:
+        """The merged rules of the groups that apply to `agent`, ready for matching."""
         key = agent.strip().lower()
         rules = self._sorted_rules.get(key)
         if rules is None:
             groups, _ = self.select(agent)
-            rules = [r for g in groups for r in g.rules]
-            # Longest pattern first; on equal length Allow first (RFC 9309: allow SHOULD win).
-            rules.sort(key=lambda r: (r.pattern.length, r.allow), reverse=True)
+            rules = RuleList([r for g in groups for r in g.rules])
             self._sorted_rules[key] = rules
         return rules
 
@@ -196,9 +219,9 @@ class RobotsTxt:
         groups, name = self.select(agent)
         if path == ROBOTS_PATH:
             return AccessMatch(True, None, name, bool(groups))
-        for rule in self._rules_for(agent):
-            if rule.pattern.match(path):
-                return AccessMatch(rule.allow, rule, name, True)
+        rule = self.rules_for(agent).first(path)
+        if rule is not None:
+            return AccessMatch(rule.allow, rule, name, True)
         return AccessMatch(True, None, name, bool(groups))
 
     def statements(self, kind: str, agent: str, include_star: bool) -> list[tuple[Line, str]]:

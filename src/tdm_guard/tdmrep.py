@@ -199,6 +199,9 @@ def layered_reasons(
     Only the layer that set the final reservation carries `reserved=True`; earlier layers it
     overrode are kept as evidence with a note.
     """
+    if header is None and meta is None and (file is None or (not file.rules
+                                                              and not file.problems)):
+        return [], None
     layers: list[tuple[str, str, LayerValue]] = []
     if file is not None:
         if file.present and file.problems and not file.rules:
