@@ -283,3 +283,12 @@ def test_a_bad_policy_file_is_named_and_every_url_still_answered(site, cli, tmp_
                      r"line \d+ invalid YAML", err)
     assert f"{folder / 'incomplete.yaml'}: field (top level): 'title' is a required property" in err
     assert [r["allowed"] for r in json_lines(out)] == [False, True]
+
+
+def test_offline_on_a_sony_label_domain_explains_and_names_contacts(cli):
+    code, out, _ = cli("check", "--offline", "https://www.epicrecords.com/artists/")
+    assert code == 1
+    assert out.startswith("RESERVED  https://www.epicrecords.com/artists/")
+    assert "matches domain epicrecords.com (Epic Records; coverage mostly, confidence H)" in out
+    assert '"Declaration of AI Training Opt-Out", 2024-05-16' in out
+    assert "Ask for a licence: mailto:aitrainingpermission@sonymusic.com" in out

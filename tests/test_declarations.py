@@ -44,9 +44,10 @@ def test_matching_never_touches_the_network(monkeypatch):
     monkeypatch.setattr(socket, "create_connection", refuse)
     from tdm_guard import declarations
 
-    declarations._registered_domain.cache_clear()
     declarations._extractor.cache_clear()
+    declarations._VALIDATED.entries = {}  # validate again: tldextract's suffix list is used
     assert DeclarationSet.load().reasons("https://music.sonymusic.com/")
+    assert declarations._extractor()("forums.bbc.co.uk").suffix == "co.uk"
 
 
 def write_variant(tmp_path, name, mutate):
@@ -123,3 +124,21 @@ def test_a_public_suffix_is_not_a_domain_matcher(tmp_path):
     path = write_variant(tmp_path, "suffix.yaml", suffix)
     with pytest.raises(PolicyError, match="matchers/domains/0/domain: 'co.uk' is a public suffix"):
         load_file(path)
+
+
+def test_validated_files_are_cached_and_an_edited_file_is_validated_again(tmp_path):
+    from tdm_guard import declarations
+
+    folder = tmp_path / "p"
+    folder.mkdir()
+
+    def good(data):
+        data["id"] = "cached-2025"
+
+    path = write_variant(folder, "c.yaml", good)
+    DeclarationSet.load([folder], bundled=False)
+    cache_file = declarations._VALIDATED.path
+    assert cache_file.is_file()
+    path.write_text(path.read_text().replace("confidence: H", "confidence: HIGH", 1))
+    loaded = DeclarationSet.load([folder], bundled=False)
+    assert loaded.declarations == [] and "confidence" in loaded.errors[0]

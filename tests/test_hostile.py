@@ -36,9 +36,9 @@ def hostile():
     server.server_close()
 
 
-def proxy_env(site) -> dict[str, str]:
+def proxy_env(site, tmp_path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    env.update(http_proxy=site.base, no_proxy="", XDG_CACHE_HOME=str(HERE / ".unused-cache"))
+    env.update(http_proxy=site.base, no_proxy="", XDG_CACHE_HOME=str(tmp_path / "xdg"))
     return env
 
 
@@ -53,7 +53,7 @@ def test_cli_survives_every_hostile_server(hostile, tmp_path):
     proc = subprocess.run(
         [sys.executable, str(HERE / "run_measured.py"), "check", "--json", "--no-cache",
          "--timeout", str(TIMEOUT), "--agent", "mybot", *[c.url for c in all_cases]],
-        capture_output=True, text=True, timeout=120, env=proxy_env(hostile))
+        capture_output=True, text=True, timeout=120, env=proxy_env(hostile, tmp_path))
     elapsed = time.monotonic() - started
     assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
     results = [json.loads(line) for line in proc.stdout.splitlines()]
@@ -75,7 +75,7 @@ def test_scrapy_crawl_survives_every_hostile_server(hostile, tmp_path):
     all_cases = cases()
     started = time.monotonic()
     items, stats, audit, log = crawl(
-        tmp_path, [c.url for c in all_cases], env=proxy_env(hostile),
+        tmp_path, [c.url for c in all_cases], env=proxy_env(hostile, tmp_path),
         TDM_GUARD_TIMEOUT=TIMEOUT, DOWNLOAD_TIMEOUT=TIMEOUT * 2, TDM_GUARD_AGENT="mybot")
     elapsed = time.monotonic() - started
     # Scrapy logs its own download errors with tracebacks; none may come from tdm-guard

@@ -22,7 +22,7 @@ from twisted.internet.defer import Deferred
 from tdm_guard import Decision, DeclarationSet, Evaluator, OriginPolicy, PageResponse, origin_of
 from tdm_guard.audit import AuditLog
 from tdm_guard.cache import PolicyCache, default_cache_path
-from tdm_guard.fetch import MAX_REDIRECTS, POLICY_MAX_DECODED, Fetched
+from tdm_guard.fetched import MAX_REDIRECTS, POLICY_MAX_DECODED, Fetched
 from tdm_guard.html import MAX_HEAD_BYTES
 from tdm_guard.model import Profile, Purpose
 from tdm_guard.robots import MAX_ROBOTS_BYTES, RobotsResult, RobotsStatus

@@ -9,41 +9,17 @@ environment (`http_proxy`, `https_proxy`, `no_proxy`), as requests does by defau
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 import requests
 from requests.adapters import HTTPAdapter
 
 from . import __version__
+from .fetched import MAX_REDIRECTS, POLICY_MAX_DECODED, Fetched
 
-MAX_REDIRECTS = 5
+__all__ = ["MAX_REDIRECTS", "POLICY_MAX_DECODED", "Fetched", "Fetcher"]
+
 CHUNK = 16 * 1024
-# A policy file is parsed from its first bytes only (robots.txt 500 KiB, tdmrep.json 1 MiB);
-# one that declares, or decompresses to, more than this is refused as unreachable (a
-# decompression bomb fails closed). The Scrapy plugin applies the same limit.
-POLICY_MAX_DECODED = 64 * 1024 * 1024
-
-
-@dataclass
-class Fetched:
-    """Outcome of one bounded GET. `error` is set when no HTTP response was had."""
-
-    url: str
-    status: int | None = None
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""
-    error: str | None = None
-    redirects_exhausted: bool = False
-    truncated: bool = False
-    final_url: str = ""
-    location: str | None = None  # a redirect that was not followed
-
-    @property
-    def definitive(self) -> bool:
-        """Worth caching: an HTTP answer that is not a server error."""
-        return self.error is None and self.status is not None and self.status < 500 \
-            and self.status != 429
 
 
 class Fetcher:

@@ -3,72 +3,82 @@
 Only the head matters for the signals we read ("meta is a child of <head>", TDMRep
 techniques; draft-illyes-repext counts meta tags only inside <head>), so scanning stops at
 `</head>` or at the first `<body>`, and never reads more than MAX_HEAD_BYTES.
+
+A small tokenizer rather than `html.parser`: it is called on every downloaded page, and
+profiling showed the general parser at about 4x the cost for a typical head. It reads what
+the signals need and nothing else: comments are skipped, `<script>` contents are never
+scanned for tags (only JSON-LD blocks are kept), quoted attribute values may hold `>`,
+character references in values are decoded, and anything unterminated ends the scan.
 """
 
 from __future__ import annotations
 
+import html as _html
+import re
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 
 MAX_HEAD_BYTES = 512 * 1024
+
+_TAG = re.compile(rb"<(!--|script\b|meta\b|/head\s*>|body\b)", re.IGNORECASE)
+_TAG_REST = re.compile(rb"((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>")
+_ATTR = re.compile(rb"""([^\s=/>"']+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?""")
+_SCRIPT_END = re.compile(rb"</script\s*>", re.IGNORECASE)
 
 
 @dataclass
 class Head:
     metas: list[tuple[str, str]] = field(default_factory=list)  # (lower-cased name, content)
     jsonld: list[str] = field(default_factory=list)
-    truncated: bool = False  # the limit was reached before the head ended
+    truncated: bool = False  # the limit or broken markup ended the scan before the head did
 
 
-class _Done(Exception):
-    pass
+def _text(raw: bytes) -> str:
+    value = raw.decode("utf-8", "replace")
+    return _html.unescape(value) if "&" in value else value
 
 
-class _HeadParser(HTMLParser):
-    def __init__(self, head: Head) -> None:
-        super().__init__(convert_charrefs=True)
-        self.head = head
-        self._in_jsonld = False
-        self._buffer: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "body":
-            raise _Done
-        if tag == "meta":
-            values = {k.lower(): (v or "") for k, v in attrs}
-            name = values.get("name")
-            if name is not None:
-                self.head.metas.append((name.strip().lower(), values.get("content", "")))
-        elif tag == "script":
-            values = {k.lower(): (v or "") for k, v in attrs}
-            if values.get("type", "").split(";")[0].strip().lower() == "application/ld+json":
-                self._in_jsonld, self._buffer = True, []
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.handle_starttag(tag, attrs)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "head":
-            raise _Done
-        if tag == "script" and self._in_jsonld:
-            self.head.jsonld.append("".join(self._buffer))
-            self._in_jsonld = False
-
-    def handle_data(self, data: str) -> None:
-        if self._in_jsonld:
-            self._buffer.append(data)
+def _attrs(raw: bytes) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, dq, sq, bare in _ATTR.findall(raw):
+        key = name.decode("utf-8", "replace").lower()
+        if key not in out:  # HTML: the first occurrence of an attribute wins
+            out[key] = _text(dq or sq or bare)
+    return out
 
 
 def scan_head(body: bytes, limit: int = MAX_HEAD_BYTES) -> Head:
     """Extract meta tags and JSON-LD from the head of `body` (at most `limit` bytes)."""
-    head = Head(truncated=len(body) > limit)
-    text = body[:limit].decode("utf-8", "replace")
-    parser = _HeadParser(head)
-    try:
-        parser.feed(text)
-        parser.close()
-    except _Done:
-        head.truncated = False
-    except Exception:  # noqa: BLE001 - html.parser on hostile input: keep what was read
-        pass
+    text = body[:limit]
+    head = Head()
+    pos = 0
+    while True:
+        tag = _TAG.search(text, pos)
+        if tag is None:
+            head.truncated = len(body) > limit
+            return head
+        kind = tag.group(1).lower()
+        if kind == b"!--":
+            end = text.find(b"-->", tag.end())
+            if end < 0:
+                break
+            pos = end + 3
+            continue
+        if kind.startswith(b"/head") or kind == b"body":
+            return head
+        rest = _TAG_REST.match(text, tag.end())
+        if rest is None:
+            break
+        pos = rest.end()
+        attrs = _attrs(rest.group(1))
+        if kind == b"meta":
+            if "name" in attrs:
+                head.metas.append((attrs["name"].strip().lower(), attrs.get("content", "")))
+            continue
+        close = _SCRIPT_END.search(text, pos)  # a script: its content is never tags
+        if close is None:
+            break
+        if attrs.get("type", "").split(";")[0].strip().lower() == "application/ld+json":
+            head.jsonld.append(text[pos:close.start()].decode("utf-8", "replace"))
+        pos = close.end()
+    head.truncated = True
     return head
