@@ -197,10 +197,18 @@ tdm-guard check {b['tdm-guard']['rss']:.0f} MB.
   on theatlantic.com's robots.txt took about 330 µs; now it takes a few µs more than Protego.
   Where the target is missed, the remaining cost is Python object construction for the
   reasons and the decision, which the answer needs.
-- **Bulk (3).** The plain loop fetches robots.txt one origin after another; tdm-guard fetches
-  robots.txt and tdmrep.json of each origin concurrently on a bounded pool, once per origin,
-  and streams results in input order. The bound is what perfect overlap of the fetches
-  would give; the rest is interpreter start-up and deciding 20,000 URLs.
+- **Bulk (3).** The plain loop fetches robots.txt one origin after another. tdm-guard
+  prefetches origins up to 1,024 input lines ahead on a pool of 16 (each origin fetching
+  robots.txt and tdmrep.json at once), decides each URL in the main thread as soon as its
+  origin is loaded, and streams results in input order. The bound is what perfect overlap of
+  the 400 fetches would give; the rest is interpreter start-up (about 0.3 s) and deciding and
+  printing 20,000 JSON lines under one GIL. Profiling led to: origin prefetch instead of a
+  thread per URL (4.0 s → 2.3 s), and one cached parse per host instead of `urlsplit` per URL
+  for validation and origins (→ 2.1 s).
+- **Crawl (1), history.** The first measurement was 1.19 (wall); the profile showed start-up
+  imports (requests, jsonschema, tldextract: now not imported on the crawl path, validated
+  policies cached by content hash) and `html.parser` on every page (now a small tokenizer,
+  9 µs instead of 50 µs per head).
 """
     path.write_text(text)
 

@@ -5,10 +5,13 @@ Fetching (requests) lives here and in `fetch.py` only; every rule lives in `deci
 
 from __future__ import annotations
 
+import re
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from .cache import PolicyCache
@@ -29,6 +32,9 @@ def validate_url(text: str) -> str:
     url = text.strip()
     if not url:
         raise InvalidURL("empty line")
+    m = _SCHEME_NETLOC.match(url)
+    if m is not None and m.group(1).lower() in ("http", "https") and _valid_netloc(m.group(2)):
+        return url
     parts = urlsplit(url)
     if not parts.scheme or not parts.netloc:
         raise InvalidURL(f"not a url: {url!r} (expected http:// or https://)")
@@ -41,6 +47,19 @@ def validate_url(text: str) -> str:
     except ValueError as exc:
         raise InvalidURL(f"not a url: {url!r} ({exc})") from exc
     return url
+
+
+_SCHEME_NETLOC = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)")
+
+
+@lru_cache(maxsize=65536)
+def _valid_netloc(netloc: str) -> bool:
+    """A host, and a port that parses (the fast path; the slow one says what is wrong)."""
+    try:
+        parts = urlsplit(f"http://{netloc}/")
+        return bool(parts.hostname) and (parts.port is None or parts.port >= 0)
+    except ValueError:
+        return False
 
 
 @dataclass
@@ -68,25 +87,24 @@ class Checker:
         self.workers = workers
         self._lock = threading.Lock()
         self._origins: dict[str, Future[OriginPolicy]] = {}
-        self._files = ThreadPoolExecutor(max_workers=max(2, workers), thread_name_prefix="files")
+        # Origins load on their own pool, each fetching robots.txt and tdmrep.json at once on
+        # the files pool; pages go to the check pool. Separate pools: no task ever waits on
+        # a task queued behind it.
+        self._origin_pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="origin")
+        self._files = ThreadPoolExecutor(max_workers=2 * workers, thread_name_prefix="files")
 
     # -- policy files, once per origin per run ---------------------------------------
-    def origin_policy(self, origin: str) -> OriginPolicy:
+    def origin_future(self, origin: str) -> Future[OriginPolicy]:
+        """The (possibly still loading) policy files of `origin`; loaded once per run."""
         with self._lock:
             future = self._origins.get(origin)
             if future is None:
-                future = Future()
-                self._origins[origin] = future
-                owner = True
-            else:
-                owner = False
-        if owner:
-            try:
-                future.set_result(self._load_origin(origin))
-            except BaseException as exc:  # pragma: no cover - defensive: never leave waiters
-                future.set_exception(exc)
-                raise
-        return future.result()
+                future = self._origins[origin] = self._origin_pool.submit(
+                    self._load_origin, origin)
+            return future
+
+    def origin_policy(self, origin: str) -> OriginPolicy:
+        return self.origin_future(origin).result()
 
     def _file(self, url: str, max_bytes: int) -> Fetched | None:
         cached = self.cache.get(url)
@@ -117,45 +135,69 @@ class Checker:
             url = validate_url(line)
         except InvalidURL as exc:
             return Outcome(line, error=str(exc))
-        policy = self.origin_policy(origin_of(url))
+        return Outcome(line, self._decide(url, self.origin_policy(origin_of(url))))
+
+    def _decide(self, url: str, policy: OriginPolicy) -> Decision:
         decision = self.evaluator.evaluate(url, policy)
         if not decision.fetch_allowed:
-            return Outcome(line, decision)
-        if self.fetcher is None:
-            return Outcome(line, self.evaluator.evaluate(url, policy, page_note="offline"))
+            return decision  # never fetched, whatever else is said
         if not self.fetch_pages:
-            return Outcome(line, self.evaluator.evaluate(url, policy, page_note="not fetched "
-                                                         "(--no-fetch)"))
+            note = "offline" if self.fetcher is None else "not fetched (--no-fetch)"
+            decision.unchecked.append(f"page headers and HTML meta: {note}")
+            return decision
+        assert self.fetcher is not None
         page = self.fetcher.get(url, MAX_HEAD_BYTES, follow_redirects=False)
         if page.error is not None:
-            note = f"page not read: {page.error}"
-            return Outcome(line, self.evaluator.evaluate(url, policy, page_note=note))
+            return self.evaluator.evaluate(url, policy, page_note=f"page not read: {page.error}")
         note = None
         if page.location:
             note = f"HTTP {page.status} redirect to {page.location} not followed; check that URL"
         response = PageResponse(page.status, page.headers, page.body)
-        return Outcome(line, self.evaluator.evaluate(url, policy, response, page_note=note))
+        return self.evaluator.evaluate(url, policy, response, page_note=note)
 
     def check_many(self, lines: Iterable[str],
                    on_done: Callable[[], None] | None = None) -> Iterator[Outcome]:
-        """Check every line on a bounded pool; yield outcomes in input order."""
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="check") as pool:
-            window: list[Future[Outcome]] = []
-            for line in lines:
-                window.append(pool.submit(self._check_counted, line, on_done))
-                if len(window) >= self.workers * 4:
-                    yield window.pop(0).result()
-            for future in window:
-                yield future.result()
+        """Check every line; yield outcomes in input order.
 
-    def _check_counted(self, line: str, on_done: Callable[[], None] | None) -> Outcome:
+        Origins are prefetched up to `window` lines ahead. Without page fetches a decision is
+        pure computation once its origin is loaded, so it is made here, in the caller's
+        thread; with page fetches each URL is a task on a bounded pool.
+        """
+        window = max(256, self.workers * 64)
+        pending: deque[tuple[str, str | None, Future]] = deque()
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="check") as pool:
+            for line in lines:
+                pending.append(self._start(line, pool))
+                while pending and (len(pending) > window or pending[0][2].done()):
+                    yield self._finish(pending.popleft(), on_done)
+            while pending:
+                yield self._finish(pending.popleft(), on_done)
+
+    def _start(self, line: str, pool: ThreadPoolExecutor) -> tuple[str, str | None, Future]:
         try:
-            return self.check(line)
-        finally:
-            if on_done is not None:
-                on_done()
+            url = validate_url(line)
+        except InvalidURL as exc:
+            failed: Future[Outcome] = Future()
+            failed.set_result(Outcome(line, error=str(exc)))
+            return line, None, failed
+        origin = self.origin_future(origin_of(url))
+        if self.fetch_pages:
+            return line, None, pool.submit(self.check, line)
+        return line, url, origin
+
+    def _finish(self, item: tuple[str, str | None, Future],
+                on_done: Callable[[], None] | None) -> Outcome:
+        line, url, future = item
+        if url is None:
+            outcome = future.result()
+        else:
+            outcome = Outcome(line, self._decide(url, future.result()))
+        if on_done is not None:
+            on_done()
+        return outcome
 
     def close(self) -> None:
+        self._origin_pool.shutdown(wait=False, cancel_futures=True)
         self._files.shutdown(wait=False, cancel_futures=True)
         if self.fetcher is not None:
             self.fetcher.close()

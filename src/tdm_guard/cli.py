@@ -186,6 +186,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         progress = tqdm(total=len(lines), file=sys.stderr, unit="url", leave=False)
     exit_code = EXIT_ALLOWED
     invalid = False
+    written = 0
     try:
         for outcome in checker.check_many(lines, on_done=progress.update if progress else None):
             if outcome.error is not None:
@@ -199,7 +200,11 @@ def cmd_check(args: argparse.Namespace) -> int:
             if progress is not None:
                 progress.write(text, file=sys.stdout)
             else:
-                print(text, flush=True)
+                sys.stdout.write(text + "\n")
+                written += 1
+                if written % 256 == 0:
+                    sys.stdout.flush()
+        sys.stdout.flush()
     finally:
         if progress is not None:
             progress.close()

@@ -9,8 +9,10 @@ token forbids fetching at all, whatever else is said.
 
 from __future__ import annotations
 
+import re
 import weakref
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from . import agents, aipref, content, html, noai, tdmrep
@@ -32,8 +34,23 @@ from .tdmrep import TdmRepFile
 TRAIN = frozenset({Purpose.TRAIN})
 
 
+_SCHEME_NETLOC = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)")
+
+
 def origin_of(url: str) -> str:
     """scheme://host[:port] (robots.txt and tdmrep.json are per origin: RFC 9309 §2.3)."""
+    m = _SCHEME_NETLOC.match(url)
+    if m is not None:
+        return _origin(m.group(1), m.group(2))
+    return _origin_of_split(url)
+
+
+@lru_cache(maxsize=65536)
+def _origin(scheme: str, netloc: str) -> str:
+    return _origin_of_split(f"{scheme}://{netloc}/")
+
+
+def _origin_of_split(url: str) -> str:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
