@@ -151,38 +151,34 @@ def _combine_values(values: list[str]) -> tuple[int | None, str | None]:
     return None, ", ".join(invalid) if invalid else None
 
 
-def header_layer(headers: Iterable[tuple[str, str]]) -> LayerValue | None:
-    """`tdm-reservation` / `tdm-policy` response headers (field names are case-insensitive)."""
+def _layer(pairs: Iterable[tuple[str, str]], reservation_text: str, policy_text: str,
+           sep: str) -> LayerValue | None:
+    """One layer from (lower-cased name, value) pairs; the texts format the evidence."""
     reservations, policies = [], []
-    for name, value in headers:
-        lname = name.strip().lower()
-        if lname == "tdm-reservation":
+    for name, value in pairs:
+        if name == "tdm-reservation":
             reservations.append(value)
-        elif lname == "tdm-policy" and value.strip():
+        elif name == "tdm-policy" and value.strip():
             policies.append(value.strip())
     if not reservations and not policies:
         return None
     reservation, invalid = _combine_values(reservations)
-    parts = [f"tdm-reservation: {v.strip()}" for v in reservations]
-    parts += [f"tdm-policy: {p}" for p in policies]
-    return LayerValue(reservation, policies[0] if policies else None, "; ".join(parts), invalid)
+    parts = [reservation_text.format(v) for v in reservations]
+    parts += [policy_text.format(p) for p in policies]
+    return LayerValue(reservation, policies[0] if policies else None, sep.join(parts), invalid)
+
+
+def header_layer(headers: Iterable[tuple[str, str]]) -> LayerValue | None:
+    """`tdm-reservation` / `tdm-policy` response headers (field names are case-insensitive)."""
+    return _layer(((n.strip().lower(), v.strip()) for n, v in headers),
+                  "tdm-reservation: {}", "tdm-policy: {}", "; ")
 
 
 def meta_layer(metas: Iterable[tuple[str, str]]) -> LayerValue | None:
     """`<meta name="tdm-reservation">` / `<meta name="tdm-policy">` (names compared ASCII
-    case-insensitively, as HTML does)."""
-    reservations, policies = [], []
-    for name, content in metas:
-        if name == "tdm-reservation":
-            reservations.append(content)
-        elif name == "tdm-policy" and content.strip():
-            policies.append(content.strip())
-    if not reservations and not policies:
-        return None
-    reservation, invalid = _combine_values(reservations)
-    parts = [f'<meta name="tdm-reservation" content="{v}">' for v in reservations]
-    parts += [f'<meta name="tdm-policy" content="{p}">' for p in policies]
-    return LayerValue(reservation, policies[0] if policies else None, " ".join(parts), invalid)
+    case-insensitively, as HTML does: `html.scan_head` lower-cases them)."""
+    return _layer(metas, '<meta name="tdm-reservation" content="{}">',
+                  '<meta name="tdm-policy" content="{}">', " ")
 
 
 def layered_reasons(
