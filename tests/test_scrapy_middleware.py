@@ -126,3 +126,20 @@ def test_addon_replaces_scrapys_robots_middleware():
     mws = settings.getdict("DOWNLOADER_MIDDLEWARES")
     assert mws[RobotsTxtMiddleware] is None
     assert mws[TdmGuardMiddleware] == 100
+
+
+def test_origins_are_reloaded_after_24_hours_and_bounded(monkeypatch):
+    import scrapy_tdm_guard._middleware as module
+
+    mw, crawler, calls = make({"TDM_GUARD_MAX_ORIGINS": 2})
+    clock = [1000.0]
+    monkeypatch.setattr(module, "_clock", lambda: clock[0])
+    asyncio.run(outcomes(mw, ["http://a.example/x"]))
+    asyncio.run(outcomes(mw, ["http://a.example/y"]))
+    assert calls.count("http://a.example/robots.txt") == 1
+    clock[0] += 24 * 3600 + 1
+    asyncio.run(outcomes(mw, ["http://a.example/z"]))
+    # older than 24 h: read again (here from the policy cache, which has its own 24 h clock)
+    assert crawler.stats.get_value("tdm_guard/policy_file/robots/cached") == 1
+    asyncio.run(outcomes(mw, ["http://b.example/", "http://c.example/"]))
+    assert list(mw._origins) == ["http://b.example", "http://c.example"]  # LRU bound

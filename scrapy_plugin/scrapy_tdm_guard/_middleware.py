@@ -8,7 +8,8 @@ decision comes from `tdm_guard.Evaluator`, the same code the CLI runs.
 from __future__ import annotations
 
 import logging
-from collections import Counter
+import time
+from collections import Counter, OrderedDict
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
@@ -21,7 +22,7 @@ from twisted.internet.defer import Deferred
 
 from tdm_guard import Decision, DeclarationSet, Evaluator, OriginPolicy, PageResponse, origin_of
 from tdm_guard.audit import AuditLog
-from tdm_guard.cache import PolicyCache, default_cache_path
+from tdm_guard.cache import TTL_SECONDS, PolicyCache, default_cache_path
 from tdm_guard.fetched import MAX_REDIRECTS, POLICY_MAX_DECODED, Fetched
 from tdm_guard.html import MAX_HEAD_BYTES
 from tdm_guard.model import Profile, Purpose
@@ -43,6 +44,7 @@ FETCH_PRIORITY = 1000
 # is stopped, not failed, once that much has arrived; Scrapy's download_maxsize (which also
 # bounds decompression) is the core's POLICY_MAX_DECODED, as in the CLI.
 MODES = ("block", "tag")
+_clock = time.monotonic  # the origin-age clock (a module attribute, so tests can move it)
 
 
 class TdmGuardMiddleware:
@@ -80,8 +82,11 @@ class TdmGuardMiddleware:
         self.timeout = settings.getfloat("TDM_GUARD_TIMEOUT", 10.0)
         audit_path = settings.get("TDM_GUARD_AUDIT_LOG")
         self.audit = AuditLog(audit_path) if audit_path else None
-        self._origins: dict[str, OriginPolicy] = {}
-        self._waiting: dict[str, list[Deferred[None]]] = {}
+        # Loaded origins, least recently used first; re-read after 24 h (RFC 9309 §2.4) and
+        # at most TDM_GUARD_MAX_ORIGINS kept (an evicted origin reloads, from the cache).
+        self._origins: OrderedDict[str, tuple[OriginPolicy, float]] = OrderedDict()
+        self._max_origins = settings.getint("TDM_GUARD_MAX_ORIGINS", 20000)
+        self._waiting: dict[str, list[Deferred[OriginPolicy]]] = {}
         self._received: dict[int, int] = {}
         self._summary: Counter[str] = Counter()
         crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
@@ -138,28 +143,35 @@ class TdmGuardMiddleware:
 
     # -- policy files, once per origin, every waiter gets the real answer -----------------
     async def _origin_policy(self, origin: str) -> OriginPolicy:
-        policy = self._origins.get(origin)
-        if policy is not None:
-            return policy
+        entry = self._origins.get(origin)
+        if entry is not None:
+            if _clock() - entry[1] < TTL_SECONDS:
+                self._origins.move_to_end(origin)
+                return entry[0]
+            del self._origins[origin]
         waiters = self._waiting.get(origin)
         if waiters is not None:
-            gate: Deferred[None] = Deferred()
+            # One Deferred per waiter, fired with the policy itself: a shared Deferred
+            # awaited twice hands None to the second waiter (Scrapy 2.14-2.19's fail-open).
+            gate: Deferred[OriginPolicy] = Deferred()
             waiters.append(gate)
-            await maybe_deferred_to_future(gate)
-            return self._origins[origin]  # re-read: the gate carries no value
+            return await maybe_deferred_to_future(gate)
         self._waiting[origin] = []
-        policy = None
+        policy: OriginPolicy | None = None
         try:
             policy = await self._load_origin(origin)
         except Exception as exc:  # noqa: BLE001 - fail closed, never release waiters unchecked
             logger.error("tdm-guard: could not load policy files of %s: %s", origin, exc)
             policy = _unreachable(origin, f"error: {type(exc).__name__}: {exc}")
         finally:
-            self._origins.setdefault(origin, policy if policy is not None else
-                                     _unreachable(origin, "cancelled"))
+            if policy is None:  # cancelled while loading
+                policy = _unreachable(origin, "cancelled")
+            self._origins[origin] = (policy, _clock())
+            if len(self._origins) > self._max_origins:
+                self._origins.popitem(last=False)
             for gate in self._waiting.pop(origin, []):
-                gate.callback(None)
-        return self._origins[origin]
+                gate.callback(policy)
+        return policy
 
     async def _load_origin(self, origin: str) -> OriginPolicy:
         robots_url, tdmrep_url = origin + "/robots.txt", origin + WELL_KNOWN_PATH
