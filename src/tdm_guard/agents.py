@@ -35,11 +35,6 @@ def catalog() -> dict[str, Agent]:
     }
 
 
-def catalog_source() -> dict[str, object]:
-    raw = json.loads(resources.files("tdm_guard").joinpath("data/ai_agents.json").read_text())
-    return raw["source"]
-
-
 def lookup(user_agent_value: str) -> Agent | None:
     """The catalog entry a robots.txt user-agent value names, if any (case-insensitive).
 

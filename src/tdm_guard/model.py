@@ -93,10 +93,6 @@ class Reason:
     contacts: tuple[str, ...] = ()  # whom to ask for a licence, where the signal names it
     policy: str | None = None  # TDMRep tdm-policy URL carried by this statement
 
-    def applies_to(self, purpose: Purpose) -> bool:
-        """Does this statement speak to `purpose`? (`tdm` hears every statement.)"""
-        return purpose is Purpose.TDM or purpose in self.purposes or Purpose.TDM in self.purposes
-
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "signal": self.signal,
@@ -147,10 +143,6 @@ class Decision:
     def fetch_allowed(self) -> bool:
         """False when robots.txt forbids fetching the URL at all (never fetch, in any mode)."""
         return not any(r.reserved and r.access for r in self.reasons)
-
-    @property
-    def reserved_by(self) -> list[Reason]:
-        return [r for r in self.reasons if r.reserved]
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {

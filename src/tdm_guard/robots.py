@@ -114,10 +114,6 @@ class Group:
     statements: list[Line] = field(default_factory=list)  # content-usage, content-signal
     has_rules: bool = False
 
-    def agent_names(self) -> list[str]:
-        return [a.value for a in self.agents]
-
-
 @dataclass(frozen=True)
 class AccessMatch:
     """The outcome of matching one path for one agent."""
@@ -200,9 +196,6 @@ class RobotsTxt:
             result = (star, "*")
         self._selection[key] = result
         return result
-
-    def has_own_group(self, agent: str) -> bool:
-        return self.select(agent)[1] != "*"
 
     def rules_for(self, agent: str) -> RuleList:
         """The merged rules of the groups that apply to `agent`, ready for matching."""
