@@ -114,6 +114,7 @@ class Group:
     statements: list[Line] = field(default_factory=list)  # content-usage, content-signal
     has_rules: bool = False
 
+
 @dataclass(frozen=True)
 class AccessMatch:
     """The outcome of matching one path for one agent."""
