@@ -17,8 +17,8 @@ from scrapy import Request, signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured, StopDownload
 from scrapy.http import Response
 from scrapy.http.request import NO_CALLBACK
-from scrapy.utils.defer import maybe_deferred_to_future
-from twisted.internet.defer import Deferred
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from twisted.internet.defer import Deferred, DeferredList
 
 from tdm_guard import Decision, DeclarationSet, Evaluator, OriginPolicy, PageResponse, origin_of
 from tdm_guard.audit import AuditLog
@@ -175,8 +175,12 @@ class TdmGuardMiddleware:
 
     async def _load_origin(self, origin: str) -> OriginPolicy:
         robots_url, tdmrep_url = origin + "/robots.txt", origin + WELL_KNOWN_PATH
-        robots = await self._fetch_file(robots_url, MAX_ROBOTS_BYTES, "robots")
-        tdm = await self._fetch_file(tdmrep_url, MAX_TDMREP_BYTES, "tdmrep")
+        # Both files at once (each _fetch_file catches its own errors, so neither fails).
+        both = DeferredList([
+            deferred_from_coro(self._fetch_file(robots_url, MAX_ROBOTS_BYTES, "robots")),
+            deferred_from_coro(self._fetch_file(tdmrep_url, MAX_TDMREP_BYTES, "tdmrep")),
+        ], fireOnOneErrback=True, consumeErrors=True)
+        (_, robots), (_, tdm) = await maybe_deferred_to_future(both)
         return OriginPolicy(
             origin,
             robots=RobotsResult.from_response(robots_url, robots.status, robots.body,
