@@ -32,8 +32,6 @@ from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import yaml
-
 from .content import MetaValue
 from .model import DECLARATION, Purpose, Reason
 
@@ -41,9 +39,6 @@ DECLARATION_SCHEMA = "tdm-guard/declaration/v1"
 LICENCE_SCHEMA = "tdm-guard/licence/v1"
 _CONFIDENCE_RANK = {"U": 0, "L": 1, "M": 2, "H": 3}
 _NAME_FIELDS = frozenset({"recordLabel", "publisher", "producer", "copyrightHolder", "TPUB"})
-
-
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
 
 
 class PolicyError(ValueError):
@@ -162,8 +157,11 @@ def validate(data: object, path: str, kind: str = "declaration") -> list[str]:
 
 
 def _read_yaml(path: Path, raw: bytes) -> object:
+    import yaml  # only when a file is not in the validated cache: a slow import
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
     try:
-        return yaml.load(raw.decode("utf-8"), Loader=_YAML_LOADER)  # noqa: S506
+        return yaml.load(raw.decode("utf-8"), Loader=loader)  # noqa: S506
     except UnicodeDecodeError as exc:
         raise PolicyError(f"{path}: cannot read: {exc}") from exc
     except yaml.YAMLError as exc:
