@@ -5,7 +5,6 @@ Fetching (requests) lives here and in `fetch.py` only; every rule lives in `deci
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -19,6 +18,7 @@ from .decide import Evaluator, OriginPolicy, PageResponse, origin_of
 from .fetch import POLICY_MAX_DECODED, Fetched, Fetcher
 from .html import MAX_HEAD_BYTES
 from .model import Decision
+from .patterns import SCHEME_NETLOC
 from .robots import MAX_ROBOTS_BYTES, RobotsResult
 from .tdmrep import MAX_TDMREP_BYTES, WELL_KNOWN_PATH, TdmRepFile
 
@@ -32,7 +32,7 @@ def validate_url(text: str) -> str:
     url = text.strip()
     if not url:
         raise InvalidURL("empty line")
-    m = _SCHEME_NETLOC.match(url)
+    m = SCHEME_NETLOC.match(url)
     if m is not None and m.group(1).lower() in ("http", "https") and _valid_netloc(m.group(2)):
         return url
     parts = urlsplit(url)
@@ -47,9 +47,6 @@ def validate_url(text: str) -> str:
     except ValueError as exc:
         raise InvalidURL(f"not a url: {url!r} ({exc})") from exc
     return url
-
-
-_SCHEME_NETLOC = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)")
 
 
 @lru_cache(maxsize=65536)

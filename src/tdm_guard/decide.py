@@ -9,7 +9,6 @@ token forbids fetching at all, whatever else is said.
 
 from __future__ import annotations
 
-import re
 import weakref
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -27,19 +26,16 @@ from .model import (
     Purpose,
     Reason,
 )
-from .patterns import PathPattern, url_path
+from .patterns import SCHEME_NETLOC, PathPattern, url_path
 from .robots import ROBOTS_PATH, RobotsResult, RobotsStatus, RobotsTxt, RuleList
 from .tdmrep import TdmRepFile
 
 TRAIN = frozenset({Purpose.TRAIN})
 
 
-_SCHEME_NETLOC = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)")
-
-
 def origin_of(url: str) -> str:
     """scheme://host[:port] (robots.txt and tdmrep.json are per origin: RFC 9309 §2.3)."""
-    m = _SCHEME_NETLOC.match(url)
+    m = SCHEME_NETLOC.match(url)
     if m is not None:
         return _origin(m.group(1), m.group(2))
     return _origin_of_split(url)

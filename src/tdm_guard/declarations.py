@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 from .content import MetaValue
 from .model import DECLARATION, Purpose, Reason
+from .patterns import SCHEME_NETLOC
 
 DECLARATION_SCHEMA = "tdm-guard/declaration/v1"
 LICENCE_SCHEMA = "tdm-guard/licence/v1"
@@ -482,15 +483,14 @@ def _host_of_netloc(netloc: str) -> str:
     return (urlsplit("//" + netloc).hostname or "").rstrip(".").lower()
 
 
-_NETLOC = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://([^/?#]*)")
 _day: list = [0.0, dt.date.today()]
 
 
 def _host(url: str) -> str:
     """The URL's host, lower-cased, without a trailing dot."""
-    m = _NETLOC.match(url)
+    m = SCHEME_NETLOC.match(url)
     if m is not None:
-        return _host_of_netloc(m.group(1))
+        return _host_of_netloc(m.group(2))
     return (urlsplit(url).hostname or "").rstrip(".").lower()
 
 

@@ -30,6 +30,8 @@ _HEX = frozenset(b"0123456789abcdefABCDEF")
 _KEEP = _UNRESERVED | frozenset(b":/?#[]@!$&'()*+,;=%")
 
 
+# scheme and authority of an absolute URL: the fast path of every URL split in the package
+SCHEME_NETLOC = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)")
 _ALREADY_NORMAL = re.compile(r"[A-Za-z0-9\-._~/:@!$&'()*+,;=?]*")
 
 
