@@ -23,12 +23,13 @@ from twisted.internet.defer import Deferred, DeferredList
 from tdm_guard import Decision, DeclarationSet, Evaluator, OriginPolicy, PageResponse, origin_of
 from tdm_guard.audit import AuditLog
 from tdm_guard.cache import TTL_SECONDS, PolicyCache, default_cache_path
+from tdm_guard.decide import policy_file_urls
 from tdm_guard.fetched import MAX_REDIRECTS, POLICY_MAX_DECODED, Fetched
 from tdm_guard.html import MAX_HEAD_BYTES
 from tdm_guard.model import Profile, Purpose
-from tdm_guard.robots import MAX_ROBOTS_BYTES, RobotsResult, RobotsStatus
+from tdm_guard.robots import MAX_ROBOTS_BYTES
 from tdm_guard.scrapy_settings import crawl_agent
-from tdm_guard.tdmrep import MAX_TDMREP_BYTES, WELL_KNOWN_PATH, TdmRepFile
+from tdm_guard.tdmrep import MAX_TDMREP_BYTES
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -162,10 +163,10 @@ class TdmGuardMiddleware:
             policy = await self._load_origin(origin)
         except Exception as exc:  # noqa: BLE001 - fail closed, never release waiters unchecked
             logger.error("tdm-guard: could not load policy files of %s: %s", origin, exc)
-            policy = _unreachable(origin, f"error: {type(exc).__name__}: {exc}")
+            policy = OriginPolicy.unreachable(origin, f"error: {type(exc).__name__}: {exc}")
         finally:
             if policy is None:  # cancelled while loading
-                policy = _unreachable(origin, "cancelled")
+                policy = OriginPolicy.unreachable(origin, "cancelled")
             self._origins[origin] = (policy, _clock())
             if len(self._origins) > self._max_origins:
                 self._origins.popitem(last=False)
@@ -174,21 +175,14 @@ class TdmGuardMiddleware:
         return policy
 
     async def _load_origin(self, origin: str) -> OriginPolicy:
-        robots_url, tdmrep_url = origin + "/robots.txt", origin + WELL_KNOWN_PATH
+        robots_url, tdmrep_url = policy_file_urls(origin)
         # Both files at once (each _fetch_file catches its own errors, so neither fails).
         both = DeferredList([
             deferred_from_coro(self._fetch_file(robots_url, MAX_ROBOTS_BYTES, "robots")),
             deferred_from_coro(self._fetch_file(tdmrep_url, MAX_TDMREP_BYTES, "tdmrep")),
         ], fireOnOneErrback=True, consumeErrors=True)
         (_, robots), (_, tdm) = await maybe_deferred_to_future(both)
-        return OriginPolicy(
-            origin,
-            robots=RobotsResult.from_response(robots_url, robots.status, robots.body,
-                                              robots.error, robots.redirects_exhausted),
-            tdmrep=TdmRepFile.from_response(
-                tdmrep_url, tdm.status, tdm.body,
-                tdm.error or ("more than 5 redirects" if tdm.redirects_exhausted else None)),
-        )
+        return OriginPolicy.from_fetches(origin, robots, tdm)
 
     async def _fetch_file(self, url: str, cap: int, kind: str) -> Fetched:
         cached = self.cache.get(url)
@@ -259,11 +253,3 @@ def _skip(request: Request) -> bool:
 def _header_list(response: Response) -> list[tuple[str, str]]:
     return [(key.decode("latin-1"), value.decode("latin-1"))
             for key, values in response.headers.items() for value in values]
-
-
-def _unreachable(origin: str, detail: str) -> OriginPolicy:
-    return OriginPolicy(
-        origin,
-        robots=RobotsResult(origin + "/robots.txt", RobotsStatus.UNREACHABLE, detail),
-        tdmrep=TdmRepFile(origin + WELL_KNOWN_PATH, detail=detail),
-    )

@@ -14,13 +14,13 @@ from functools import lru_cache
 from urllib.parse import urlsplit
 
 from .cache import PolicyCache
-from .decide import Evaluator, OriginPolicy, PageResponse, origin_of
+from .decide import Evaluator, OriginPolicy, PageResponse, origin_of, policy_file_urls
 from .fetch import POLICY_MAX_DECODED, Fetched, Fetcher
 from .html import MAX_HEAD_BYTES
 from .model import Decision
 from .patterns import SCHEME_NETLOC
-from .robots import MAX_ROBOTS_BYTES, RobotsResult
-from .tdmrep import MAX_TDMREP_BYTES, WELL_KNOWN_PATH, TdmRepFile
+from .robots import MAX_ROBOTS_BYTES
+from .tdmrep import MAX_TDMREP_BYTES
 
 
 class InvalidURL(ValueError):
@@ -112,19 +112,11 @@ class Checker:
         return fetched
 
     def _load_origin(self, origin: str) -> OriginPolicy:
-        robots_url, tdmrep_url = origin + "/robots.txt", origin + WELL_KNOWN_PATH
+        robots_url, tdmrep_url = policy_file_urls(origin)
         robots_f = self._files.submit(self._file, robots_url, MAX_ROBOTS_BYTES)
         tdmrep_f = self._files.submit(self._file, tdmrep_url, MAX_TDMREP_BYTES)
-        robots, tdm = robots_f.result(), tdmrep_f.result()
-        return OriginPolicy(
-            origin,
-            robots=None if robots is None else RobotsResult.from_response(
-                robots_url, robots.status, robots.body, robots.error, robots.redirects_exhausted),
-            tdmrep=None if tdm is None else TdmRepFile.from_response(
-                tdmrep_url, tdm.status, tdm.body,
-                tdm.error or ("more than 5 redirects" if tdm.redirects_exhausted else None)),
-            not_consulted="offline and no cached copy younger than 24 h",
-        )
+        return OriginPolicy.from_fetches(origin, robots_f.result(), tdmrep_f.result(),
+                                         "offline and no cached copy younger than 24 h")
 
     # -- one URL ----------------------------------------------------------------------
     def check(self, line: str) -> Outcome:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from . import agents, aipref, content, html, noai, tdmrep
 from .declarations import DeclarationSet
+from .fetched import Fetched
 from .model import (
     CONTENT_SIGNAL,
     CONTENT_USAGE,
@@ -28,7 +29,7 @@ from .model import (
 )
 from .patterns import SCHEME_NETLOC, PathPattern, url_path
 from .robots import ROBOTS_PATH, RobotsResult, RobotsStatus, RobotsTxt, RuleList
-from .tdmrep import TdmRepFile
+from .tdmrep import WELL_KNOWN_PATH, TdmRepFile
 
 TRAIN = frozenset({Purpose.TRAIN})
 
@@ -57,6 +58,11 @@ def _origin_of_split(url: str) -> str:
     return f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
+def policy_file_urls(origin: str) -> tuple[str, str]:
+    """The two files fetched per origin: robots.txt and /.well-known/tdmrep.json."""
+    return origin + ROBOTS_PATH, origin + WELL_KNOWN_PATH
+
+
 @dataclass(frozen=True)
 class OriginPolicy:
     """What an origin's policy files said. `None` means the file was not consulted."""
@@ -65,6 +71,29 @@ class OriginPolicy:
     robots: RobotsResult | None = None
     tdmrep: TdmRepFile | None = None
     not_consulted: str = ""  # why robots.txt / tdmrep.json were not consulted
+
+    @classmethod
+    def from_fetches(cls, origin: str, robots: Fetched | None, tdmrep: Fetched | None,
+                     not_consulted: str = "") -> OriginPolicy:
+        """Apply each file's fetch rules (RFC 9309 §2.3.1, TDMRep) to how its fetch ended,
+        whoever fetched it (the CLI with requests, the Scrapy plugin with its engine)."""
+        return cls(
+            origin,
+            robots=None if robots is None else RobotsResult.from_response(
+                robots.url, robots.status, robots.body, robots.error, robots.redirects_exhausted),
+            tdmrep=None if tdmrep is None else TdmRepFile.from_response(
+                tdmrep.url, tdmrep.status, tdmrep.body,
+                tdmrep.error or ("more than 5 redirects" if tdmrep.redirects_exhausted
+                                 else None)),
+            not_consulted=not_consulted,
+        )
+
+    @classmethod
+    def unreachable(cls, origin: str, detail: str) -> OriginPolicy:
+        """Both files unreachable (a failure before any answer): robots.txt disallows all."""
+        robots_url, tdmrep_url = policy_file_urls(origin)
+        return cls.from_fetches(origin, Fetched(robots_url, error=detail),
+                                Fetched(tdmrep_url, error=detail))
 
 
 @dataclass(frozen=True)
