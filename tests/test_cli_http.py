@@ -292,3 +292,12 @@ def test_offline_on_a_sony_label_domain_explains_and_names_contacts(cli):
     assert "matches domain epicrecords.com (Epic Records; coverage mostly, confidence H)" in out
     assert '"Declaration of AI Training Opt-Out", 2024-05-16' in out
     assert "Ask for a licence: mailto:aitrainingpermission@sonymusic.com" in out
+
+
+def test_an_undecodable_input_line_is_reported_and_the_others_answered(cli, tmp_path):
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_bytes(b"https://www.sonymusic.com/\nhttps://bad\xff.example/\n")
+    code, out, _ = cli("check", "--offline", "--json", "--input", str(seeds))
+    results = json_lines(out)
+    assert code == 2 and results[0]["allowed"] is False
+    assert "invalid host name" in results[1]["error"]

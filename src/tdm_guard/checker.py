@@ -27,6 +27,14 @@ class InvalidURL(ValueError):
     pass
 
 
+def url_lines(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
+    """(line number, URL text) of an input list: blank lines and `#` comments are skipped."""
+    for number, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            yield number, line
+
+
 def validate_url(text: str) -> str:
     """Return the URL, or raise InvalidURL saying what is wrong with it."""
     url = text.strip()
@@ -44,6 +52,9 @@ def validate_url(text: str) -> str:
         if not parts.hostname:
             raise InvalidURL(f"not a url: {url!r} (no host)")
         _ = parts.port
+        parts.hostname.encode("idna")
+    except UnicodeError as exc:
+        raise InvalidURL(f"not a url: {url!r} (invalid host name)") from exc
     except ValueError as exc:
         raise InvalidURL(f"not a url: {url!r} ({exc})") from exc
     return url
@@ -54,8 +65,11 @@ def _valid_netloc(netloc: str) -> bool:
     """A host, and a port that parses (the fast path; the slow one says what is wrong)."""
     try:
         parts = urlsplit(f"http://{netloc}/")
-        return bool(parts.hostname) and (parts.port is None or parts.port >= 0)
-    except ValueError:
+        if not parts.hostname or (parts.port is not None and parts.port < 0):
+            return False
+        parts.hostname.encode("idna")
+        return True
+    except (ValueError, UnicodeError):
         return False
 
 

@@ -14,12 +14,12 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from . import __version__
 from .audit import AuditLog
 from .cache import PolicyCache, default_cache_path
-from .checker import Checker, Outcome
+from .checker import Checker, Outcome, url_lines
 from .decide import Evaluator
 from .declarations import DeclarationSet, PolicyError, load_any
 from .fetch import Fetcher
@@ -119,17 +119,10 @@ def _lines(args: argparse.Namespace) -> Iterator[str]:
     yield from args.urls
     if args.input:
         if args.input == "-":
-            yield from _clean(sys.stdin)
-        else:
-            with open(args.input, encoding="utf-8") as stream:
-                yield from _clean(stream)
-
-
-def _clean(stream: TextIO) -> Iterator[str]:
-    for raw in stream:
-        line = raw.strip()
-        if line and not line.startswith("#"):
-            yield line
+            yield from (line for _, line in url_lines(sys.stdin))
+        else:  # undecodable bytes become U+FFFD: that line is reported, the others answered
+            with open(args.input, encoding="utf-8", errors="replace") as stream:
+                yield from (line for _, line in url_lines(stream))
 
 
 def _open_cache(args: argparse.Namespace) -> PolicyCache:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .checker import Checker, Outcome
+from .checker import Checker, Outcome, url_lines
 from .declarations import DeclarationSet
 from .scrapy_settings import crawl_agent, tdm_guard_enabled
 
@@ -71,15 +71,10 @@ class AuditResult:
 
 def read_seed_list(path: Path) -> list[Seed]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
         raise AuditError(f"{path}: cannot read seed list: {exc}") from exc
-    seeds = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if line and not line.startswith("#"):
-            seeds.append(Seed(line, str(path), number))
-    return seeds
+    return [Seed(line, str(path), number) for number, line in url_lines(text.splitlines())]
 
 
 def inspect_project(path: Path) -> dict[str, Any]:
