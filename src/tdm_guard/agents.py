@@ -12,6 +12,7 @@ from functools import lru_cache
 from importlib import resources
 
 from .model import Purpose
+from .robots import product_token
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,6 @@ def lookup(user_agent_value: str) -> Agent | None:
     The whole value is compared first (ai.robots.txt lists names such as "Brightbot 1.0"
     that are not RFC 9309 tokens), then its product token.
     """
-    from .robots import product_token
-
     table = catalog()
     value = user_agent_value.strip().lower()
     return table.get(value) or table.get(product_token(value))

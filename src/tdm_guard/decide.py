@@ -121,8 +121,8 @@ class _RobotsPlan:
         self.url = result.url
         self.agent = agent
         self.own_rules = robots.rules_for(agent)
-        _, self.own_group = robots.select(agent)
-        self.group_found = bool(robots.select(agent)[0])
+        groups, self.own_group = robots.select(agent)
+        self.group_found = bool(groups)
         self._rule_reasons: dict[int, Reason] = {}
         evidence = (f"no rule in the group for '{self.own_group}' matches this URL"
                     if self.group_found else f"no group for '{agent}' and no '*' group")
