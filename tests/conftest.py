@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from servers import Site, start
+from servers import Site, serving
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
@@ -30,11 +30,8 @@ def _isolated_env(monkeypatch, tmp_path):
 
 @pytest.fixture
 def site():
-    s = Site()
-    server = start(s)
-    yield s
-    server.shutdown()
-    server.server_close()
+    with serving(Site()) as s:
+        yield s
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
@@ -107,6 +108,17 @@ def _handler_for(site: Site) -> type[BaseHTTPRequestHandler]:
         do_HEAD = do_GET
 
     return H
+
+
+@contextmanager
+def serving(site: Site) -> Iterator[Site]:
+    """Serve `site` on 127.0.0.1 for the duration of the block."""
+    server = start(site)
+    try:
+        yield site
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def start(site: Site) -> ThreadingHTTPServer:

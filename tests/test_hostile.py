@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from hostile import cases, hostile_site
 
-from servers import start
+from servers import serving
 
 HERE = Path(__file__).parent
 TIMEOUT = 1.0  # seconds per network operation for the suite
@@ -29,11 +29,8 @@ MAX_RSS_MB = 250
 
 @pytest.fixture(scope="module")
 def hostile():
-    site = hostile_site()
-    server = start(site)
-    yield site
-    server.shutdown()
-    server.server_close()
+    with serving(hostile_site()) as site:
+        yield site
 
 
 def proxy_env(site, tmp_path) -> dict[str, str]:

@@ -4,13 +4,14 @@ reservation kind, in block and tag mode."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from servers import Resp, Site, start
+from servers import Resp, Site, serving
 
 pytest.importorskip("scrapy")
 
@@ -80,10 +81,8 @@ def crawl(tmp_path, start_urls, env=None, **settings):
 def mixed():
     site = Site()
     mixed_site(site)
-    server = start(site)
-    yield site
-    server.shutdown()
-    server.server_close()
+    with serving(site):
+        yield site
 
 
 def urls(site, paths):
@@ -139,11 +138,8 @@ def test_robots_5xx_blocks_the_whole_origin(tmp_path):
     site = Site()
     site.add("/robots.txt", Resp(503, "<html>Service Unavailable</html>"))
     site.add("/a", html())
-    server = start(site)
-    try:
+    with serving(site):
         items, stats, audit, _ = crawl(tmp_path, urls(site, ["/a", "/b", "/c"]))
-    finally:
-        server.shutdown()
     assert items == [] and site.count("/a") == 0
     assert stats["tdm_guard/blocked/robots"] == 3
     assert "unreachable (HTTP 503)" in audit[0]["reasons"][0]["evidence"]
@@ -153,13 +149,10 @@ def test_declaration_blocks_a_real_host_through_a_proxy(tmp_path):
     site = Site()
     site.add("/", html(), host="www.sonymusic.com")
     site.add("/", html(), host="indie.example")
-    server = start(site)
-    env = {**__import__("os").environ, "http_proxy": site.base, "no_proxy": ""}
-    try:
+    with serving(site):
+        env = {**os.environ, "http_proxy": site.base, "no_proxy": ""}
         items, stats, audit, _ = crawl(tmp_path, ["http://www.sonymusic.com/",
                                                   "http://indie.example/"], env=env)
-    finally:
-        server.shutdown()
     assert [i["url"] for i in items] == ["http://indie.example/"]
     assert site.count("/robots.txt", host="www.sonymusic.com") == 1  # through the proxy
     assert site.count("/", host="www.sonymusic.com") == 0
@@ -172,12 +165,9 @@ def test_opt_out_meta_and_manual_middleware(tmp_path):
     """Listed by hand in DOWNLOADER_MIDDLEWARES (no add-on), with ROBOTSTXT_OBEY off."""
     site = Site()
     site.add("/robots.txt", Resp(200, "User-agent: *\nDisallow: /\n"))
-    server = start(site)
-    try:
+    with serving(site):
         items, stats, _, _ = crawl(tmp_path, urls(site, ["/x"]), ADDONS={},
                                    ROBOTSTXT_OBEY=False,
                                    DOWNLOADER_MIDDLEWARES={
                                        "scrapy_tdm_guard.TdmGuardMiddleware": 100})
-    finally:
-        server.shutdown()
     assert items == [] and stats["tdm_guard/blocked/robots"] == 1
