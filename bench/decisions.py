@@ -16,8 +16,8 @@ from pathlib import Path
 from protego import Protego
 
 from tdm_guard import Evaluator, OriginPolicy
-from tdm_guard.robots import RobotsResult
-from tdm_guard.tdmrep import TdmRepFile
+from tdm_guard.signals.robots import RobotsResult
+from tdm_guard.signals.tdmrep import TdmRepFile
 
 FILES = ["www.theatlantic.com.txt", "nytimes.com.txt", "en.wikipedia.org.txt", "github.com.txt",
          "www.bbc.co.uk.txt", "stackoverflow.com.txt"]

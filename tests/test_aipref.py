@@ -1,7 +1,7 @@
 import pytest
 
-from tdm_guard.aipref import parse_content_signal, parse_content_usage, split_robots_usage
 from tdm_guard.model import Purpose
+from tdm_guard.signals.aipref import parse_content_signal, parse_content_usage, split_robots_usage
 
 
 def prefs(value):

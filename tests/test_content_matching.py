@@ -7,8 +7,8 @@ import pytest
 from mutagen.id3 import ID3, TCOP, TPRO, TPUB
 
 from tdm_guard import Evaluator, OriginPolicy, PageResponse
-from tdm_guard.content import from_id3, from_jsonld
 from tdm_guard.declarations import DeclarationSet
+from tdm_guard.signals.metadata import from_id3, from_jsonld
 
 URL = "https://lyrics.example/song/1"
 

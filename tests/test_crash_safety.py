@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tdm_guard.cache import PolicyCache
+from tdm_guard.stores.sqlite import PolicyCache
 
 from servers import Resp
 

@@ -42,12 +42,12 @@ def test_matching_never_touches_the_network(monkeypatch):
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-    from tdm_guard import declarations
+    from tdm_guard.declarations import loading
 
-    declarations._extractor.cache_clear()
-    declarations._VALIDATED.entries = {}  # validate again: tldextract's suffix list is used
+    loading._extractor.cache_clear()
+    # no validated cache: validate again, so tldextract's suffix list is used
     assert DeclarationSet.load().reasons("https://music.sonymusic.com/")
-    assert declarations._extractor()("forums.bbc.co.uk").suffix == "co.uk"
+    assert loading._extractor()("forums.bbc.co.uk").suffix == "co.uk"
 
 
 def write_variant(tmp_path, name, mutate):
@@ -127,7 +127,7 @@ def test_a_public_suffix_is_not_a_domain_matcher(tmp_path):
 
 
 def test_validated_files_are_cached_and_an_edited_file_is_validated_again(tmp_path):
-    from tdm_guard import declarations
+    from tdm_guard.stores.validated import ValidatedPolicyCache
 
     folder = tmp_path / "p"
     folder.mkdir()
@@ -136,9 +136,9 @@ def test_validated_files_are_cached_and_an_edited_file_is_validated_again(tmp_pa
         data["id"] = "cached-2025"
 
     path = write_variant(folder, "c.yaml", good)
-    DeclarationSet.load([folder], bundled=False)
-    cache_file = declarations._VALIDATED.path
+    DeclarationSet.load([folder], bundled=False, cache=ValidatedPolicyCache())
+    cache_file = ValidatedPolicyCache().path
     assert cache_file.is_file()
     path.write_text(path.read_text().replace("confidence: H", "confidence: HIGH", 1))
-    loaded = DeclarationSet.load([folder], bundled=False)
+    loaded = DeclarationSet.load([folder], bundled=False, cache=ValidatedPolicyCache())
     assert loaded.declarations == [] and "confidence" in loaded.errors[0]

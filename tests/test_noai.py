@@ -1,8 +1,8 @@
-from tdm_guard.noai import header_reasons, meta_reasons, parse_x_robots_tag
+from tdm_guard.signals.noai import parse_x_robots_tag, robots_meta_reasons, x_robots_tag_reasons
 
 
 def reserved(headers, agent="ourbot"):
-    return [r.evidence for r in header_reasons("https://x/", headers, agent)]
+    return [r.evidence for r in x_robots_tag_reasons("https://x/", headers, agent)]
 
 
 def test_global_and_case_insensitive():
@@ -30,5 +30,5 @@ def test_valued_directives_are_not_scopes():
 
 def test_meta_robots_and_agent_meta():
     metas = [("robots", "index, follow"), ("otherbot", "noai"), ("ourbot", "NoImageAI")]
-    assert [r.evidence for r in meta_reasons("https://x/", metas, "OurBot")] == [
+    assert [r.evidence for r in robots_meta_reasons("https://x/", metas, "OurBot")] == [
         '<meta name="ourbot" content="NoImageAI">']

@@ -1,4 +1,5 @@
-from tdm_guard.patterns import PathPattern, normalize, url_path
+from tdm_guard.signals.patterns import PathPattern, normalize
+from tdm_guard.urls import url_path
 
 
 def test_unreserved_escapes_are_decoded_and_others_uppercased():

@@ -5,9 +5,11 @@ from __future__ import annotations
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tdm_guard import aipref, content, html, noai, tdmrep
-from tdm_guard.patterns import PathPattern, normalize, url_path
-from tdm_guard.robots import RobotsTxt
+from tdm_guard.signals import aipref, html, noai, tdmrep
+from tdm_guard.signals import metadata as content
+from tdm_guard.signals.patterns import PathPattern, normalize
+from tdm_guard.signals.robots import RobotsTxt
+from tdm_guard.urls import url_path
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 # robots-ish text: real keys, wildcards, comments, odd bytes
@@ -62,8 +64,8 @@ def test_tdmrep_parser_takes_any_json_shape(data):
 def test_header_and_meta_readers_take_anything(pairs):
     tdmrep.header_layer(pairs)
     tdmrep.meta_layer(pairs)
-    noai.header_reasons("https://h/", pairs, "bot")
-    noai.meta_reasons("https://h/", pairs, "bot")
+    noai.x_robots_tag_reasons("https://h/", pairs, "bot")
+    noai.robots_meta_reasons("https://h/", pairs, "bot")
 
 
 @FAST

@@ -6,8 +6,8 @@ import json
 import pytest
 from protego import Protego
 
-from tdm_guard.patterns import url_path
-from tdm_guard.robots import RobotsTxt
+from tdm_guard.signals.robots import RobotsTxt
+from tdm_guard.urls import url_path
 
 from conftest import corpus_dir
 

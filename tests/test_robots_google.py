@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from tdm_guard.patterns import url_path
-from tdm_guard.robots import RobotsTxt
+from tdm_guard.signals.robots import RobotsTxt
+from tdm_guard.urls import url_path
 
 from conftest import corpus_dir
 

@@ -1,4 +1,4 @@
-from tdm_guard.robots import MAX_ROBOTS_BYTES, RobotsResult, RobotsStatus, RobotsTxt
+from tdm_guard.signals.robots import MAX_ROBOTS_BYTES, RobotsResult, RobotsStatus, RobotsTxt
 
 
 def test_longest_match_wins_and_allow_wins_a_tie():

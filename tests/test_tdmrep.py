@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from tdm_guard.tdmrep import TdmRepFile, header_layer, layered_reasons, meta_layer
+from tdm_guard.signals.tdmrep import TdmRepFile, header_layer, layered_reasons, meta_layer
 
 from conftest import corpus_dir
 

@@ -20,16 +20,25 @@ from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.defer import Deferred, DeferredList
 
-from tdm_guard import Decision, DeclarationSet, Evaluator, OriginPolicy, PageResponse, origin_of
-from tdm_guard.audit import AuditLog
-from tdm_guard.cache import TTL_SECONDS, PolicyCache, default_cache_path
-from tdm_guard.decide import policy_file_urls
+from tdm_guard import (
+    TTL_SECONDS,
+    AuditLog,
+    Decision,
+    Evaluator,
+    OriginPolicy,
+    PageResponse,
+    PolicyCache,
+    default_cache_path,
+    load_declarations,
+    origin_of,
+)
 from tdm_guard.fetched import MAX_REDIRECTS, POLICY_MAX_DECODED, Fetched
-from tdm_guard.html import MAX_HEAD_BYTES
 from tdm_guard.model import Profile, Purpose
-from tdm_guard.robots import MAX_ROBOTS_BYTES
 from tdm_guard.scrapy_settings import crawl_agent
-from tdm_guard.tdmrep import MAX_TDMREP_BYTES
+from tdm_guard.signals.html import MAX_HEAD_BYTES
+from tdm_guard.signals.robots import MAX_ROBOTS_BYTES
+from tdm_guard.signals.tdmrep import MAX_TDMREP_BYTES
+from tdm_guard.urls import policy_file_urls
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -69,8 +78,8 @@ class TdmGuardMiddleware:
             purpose, profile = Purpose(purpose), Profile(profile)
         except ValueError as exc:
             raise ValueError(f"TDM_GUARD_PURPOSE / TDM_GUARD_PROFILE: {exc}") from exc
-        declarations = DeclarationSet.load(settings.getlist("TDM_GUARD_POLICIES"),
-                                           licences=settings.getlist("TDM_GUARD_LICENCES"))
+        declarations = load_declarations(settings.getlist("TDM_GUARD_POLICIES"),
+                                         settings.getlist("TDM_GUARD_LICENCES"))
         for error in declarations.errors:
             logger.warning("tdm-guard: policy file skipped: %s", error)
         self.evaluator = Evaluator(self.agent, purpose, profile, declarations,

@@ -31,6 +31,7 @@ class Purpose(str, Enum):
 
 
 ALL_PURPOSES: frozenset[Purpose] = frozenset(Purpose)
+TRAIN: frozenset[Purpose] = frozenset({Purpose.TRAIN})  # statements that speak to training only
 
 
 class Profile(str, Enum):

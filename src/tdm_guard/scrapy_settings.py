@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .robots import product_token
+from .signals.robots import product_token
 
 ADDON_NAMES = ("scrapy_tdm_guard.TdmGuardAddon", "scrapy_tdm_guard._addon.TdmGuardAddon")
 MIDDLEWARE_NAMES = ("scrapy_tdm_guard.TdmGuardMiddleware",

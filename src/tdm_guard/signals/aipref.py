@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from http_sfv import Dictionary
 from http_sfv.types import Token
 
-from .model import Purpose
+from ..model import CONTENT_SIGNAL, CONTENT_USAGE, Purpose, Reason
 from .patterns import PathPattern
 
 # Current (-07) labels, then legacy labels from earlier drafts (vocab-01..-04).
@@ -101,3 +101,21 @@ def split_robots_usage(value: str) -> tuple[PathPattern | None, str]:
         parts = value.split(None, 1)
         return PathPattern(parts[0]), (parts[1].strip() if len(parts) > 1 else "")
     return None, value
+
+
+def header_reasons(url: str, headers: list[tuple[str, str]]) -> list[Reason]:
+    """Content-Usage and Content-Signal response headers; each field line is a statement."""
+    reasons = []
+    for name, value in headers:
+        lname = name.strip().lower()
+        if lname == "content-usage":
+            for p in parse_content_usage(value):
+                reasons.append(Reason(CONTENT_USAGE, not p.allowed, url,
+                                      f"Content-Usage: {value.strip()} ({p.label})",
+                                      purposes=p.purposes))
+        elif lname == "content-signal":
+            for p in parse_content_signal(value):
+                reasons.append(Reason(CONTENT_SIGNAL, not p.allowed, url,
+                                      f"Content-Signal: {value.strip()} ({p.label})",
+                                      purposes=p.purposes))
+    return reasons

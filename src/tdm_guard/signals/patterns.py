@@ -21,17 +21,12 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from urllib.parse import urlsplit
 
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 _HEX = frozenset(b"0123456789abcdefABCDEF")
 # Characters kept as they are when they appear literally: unreserved, reserved (gen-delims and
 # sub-delims) and '%' (its escapes are handled separately).
 _KEEP = _UNRESERVED | frozenset(b":/?#[]@!$&'()*+,;=%")
-
-
-# scheme and authority of an absolute URL: the fast path of every URL split in the package
-SCHEME_NETLOC = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)")
 _ALREADY_NORMAL = re.compile(r"[A-Za-z0-9\-._~/:@!$&'()*+,;=?]*")
 
 
@@ -69,28 +64,8 @@ def _normalize(text: str) -> str:
     return out.decode("ascii")
 
 
-def url_path(url: str) -> str:
-    """The part of `url` that patterns match: path (at least "/") plus "?query", normalised.
-
-    An empty "?" is kept: rules can name it. The fragment is dropped.
-    """
-    scheme_end = url.find("://")
-    if scheme_end > 0 and "\\" not in url:
-        rest = url[scheme_end + 3:].split("#", 1)[0]
-        cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=-1)
-        if cut < 0:
-            return "/"
-        path = rest[cut:]
-        return normalize("/" + path if path.startswith("?") else path)
-    parts = urlsplit(url)
-    path = parts.path or "/"
-    if parts.query or "?" in url.split("#", 1)[0]:
-        path += "?" + parts.query
-    return normalize(path)
-
-
 class PathPattern:
-    """A compiled robots-style pattern. `match(path)` takes a path from `url_path`."""
+    """A compiled robots-style pattern. `match(path)` takes a path from `urls.url_path`."""
 
     __slots__ = ("raw", "pattern", "length", "prefix", "_regex")
 

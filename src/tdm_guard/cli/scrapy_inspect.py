@@ -51,7 +51,7 @@ def _line_of(path: str | None, needle: str) -> int | None:
     return None
 
 
-def inspect_project(project: Path) -> dict:
+def read_project(project: Path) -> dict:
     os.chdir(project)
     sys.path.insert(0, str(project))
     from scrapy import Spider
@@ -85,10 +85,10 @@ def inspect_project(project: Path) -> dict:
             "settings_lines": lines, "spiders": spiders}
 
 
-def main() -> int:
+def run() -> int:
     project = Path(sys.argv[1]).resolve()
     try:
-        result = inspect_project(project)
+        result = read_project(project)
     except Exception as exc:  # noqa: BLE001 - reported to the auditing process as data
         result = {"error": f"{type(exc).__name__}: {exc}"}
     json.dump(result, sys.stdout)
@@ -96,4 +96,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import platformdirs
 
-from .fetched import Fetched
+from ..fetched import Fetched
 
 TTL_SECONDS = 24 * 3600
 

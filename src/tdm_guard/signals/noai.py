@@ -14,10 +14,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from .model import NOAI_HEADER, NOAI_META, Purpose, Reason
+from ..model import NOAI_HEADER, NOAI_META, TRAIN, Reason
 
 AI_DIRECTIVES = frozenset({"noai", "noimageai"})
-TRAIN = frozenset({Purpose.TRAIN})
 # Directives that carry a value after a colon: "max-snippet: 20" is not an agent scope.
 _VALUED = frozenset({"max-snippet", "max-image-preview", "max-video-preview", "unavailable_after"})
 _SCOPE = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*:\s*(.*)$", re.DOTALL)
@@ -37,7 +36,7 @@ def parse_x_robots_tag(value: str) -> list[tuple[str | None, str]]:
     return out
 
 
-def header_reasons(url: str, headers: Iterable[tuple[str, str]], agent: str) -> list[Reason]:
+def x_robots_tag_reasons(url: str, headers: Iterable[tuple[str, str]], agent: str) -> list[Reason]:
     agent = agent.lower()
     reasons = []
     for name, value in headers:
@@ -51,7 +50,7 @@ def header_reasons(url: str, headers: Iterable[tuple[str, str]], agent: str) -> 
     return reasons
 
 
-def meta_reasons(url: str, metas: Iterable[tuple[str, str]], agent: str) -> list[Reason]:
+def robots_meta_reasons(url: str, metas: Iterable[tuple[str, str]], agent: str) -> list[Reason]:
     agent = agent.lower()
     reasons = []
     for name, content in metas:

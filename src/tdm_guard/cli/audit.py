@@ -8,18 +8,29 @@ Findings come out as text, JSON, GitHub workflow annotations or JUnit XML.
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .checker import Checker, Outcome, url_lines
-from .declarations import DeclarationSet
-from .scrapy_settings import crawl_agent, tdm_guard_enabled
+from ..decide import Evaluator
+from ..declarations import DeclarationSet
+from ..fetching.checker import Checker, Outcome
+from ..scrapy_settings import crawl_agent, tdm_guard_enabled
+from .audit_formats import FORMATS
+from .common import (
+    EXIT_ALLOWED,
+    EXIT_RESERVED,
+    EXIT_USAGE,
+    bad_network_options,
+    make_checker,
+)
+from .common import declarations as load_declarations
+from .inputs import url_lines
 
 INSPECT_TIMEOUT = 120
 
@@ -77,10 +88,10 @@ def read_seed_list(path: Path) -> list[Seed]:
     return [Seed(line, str(path), number) for number, line in url_lines(text.splitlines())]
 
 
-def inspect_project(path: Path) -> dict[str, Any]:
+def load_project(path: Path) -> dict[str, Any]:
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "tdm_guard._scrapy_inspect", str(path)],
+            [sys.executable, "-m", "tdm_guard.cli.scrapy_inspect", str(path)],
             capture_output=True, text=True, timeout=INSPECT_TIMEOUT, check=False)
     except subprocess.TimeoutExpired as exc:
         raise AuditError(f"{path}: loading the Scrapy project took over {INSPECT_TIMEOUT} s") \
@@ -157,7 +168,7 @@ def run_audit(path: Path, make_checker: Callable[[dict[str, Any]], Checker],
     if path.is_dir():
         if not (path / "scrapy.cfg").is_file():
             raise AuditError(f"{path}: a folder without scrapy.cfg is not a Scrapy project")
-        data = inspect_project(path)
+        data = load_project(path)
         result = AuditResult(str(path), "scrapy project", settings=data["settings"])
         for spider in data["spiders"]:
             result.seeds += [Seed(s["url"], spider["file"], s["line"], spider["name"])
@@ -187,120 +198,41 @@ def evaluator_settings(result_settings: dict[str, Any]) -> dict[str, str]:
     }
 
 
-# -- output formats ---------------------------------------------------------------------
-def _why(outcome: Outcome) -> str:
-    if outcome.error is not None:
-        return outcome.error
-    assert outcome.decision is not None
-    reasons = [f"{r.signal}: {r.evidence}" for r in outcome.decision.reasons if r.reserved]
-    text = "; ".join(reasons)
-    if outcome.decision.contacts:
-        text += " (ask: " + ", ".join(outcome.decision.contacts) + ")"
-    return text
+def cmd_audit(args: argparse.Namespace) -> int:
+    if bad_network_options(args):
+        return EXIT_USAGE
+    declarations = load_declarations(args)
 
+    def checker_for(project_settings: dict[str, Any]) -> Checker:
+        derived = evaluator_settings(project_settings)
+        evaluator = Evaluator(args.agent or derived["agent"], args.purpose or derived["purpose"],
+                              args.profile or derived["profile"], declarations,
+                              fail_closed=args.fail_closed)
+        return make_checker(args, evaluator, fetch_pages=args.fetch)
 
-def _where(seed: Seed) -> str:
-    if seed.file and seed.line:
-        return f"{seed.file}:{seed.line}"
-    return seed.file or ""
-
-
-def format_text(result: AuditResult) -> str:
-    out = [f"tdm-guard audit of {result.kind} {result.path}: {len(result.seeds)} seeds, "
-           f"{len(result.reserved)} reserved, {len(result.invalid)} invalid, "
-           f"{sum(f.severity == 'error' for f in result.findings)} setting errors"]
-    for finding in result.findings:
-        where = f" ({finding.file}{':' + str(finding.line) if finding.line else ''})" \
-            if finding.file else ""
-        out.append(f"  {finding.severity.upper()}: {finding.message}{where}")
-    for seed, outcome in zip(result.seeds, result.outcomes, strict=True):
-        if outcome.error is not None:
-            state = "INVALID "
-        elif outcome.decision is not None and not outcome.decision.allowed:
-            state = "RESERVED"
-        else:
-            state = "allowed "
-        spider = f" [{seed.spider}]" if seed.spider else ""
-        line = f"  {state} {seed.url}{spider}"
-        if state != "allowed ":
-            line += f"\n      {_why(outcome)}" + (f"\n      at {_where(seed)}" if seed.file else "")
-        out.append(line)
-    out.append("FAILED" if result.failed else "OK")
-    return "\n".join(out)
-
-
-def format_json(result: AuditResult) -> str:
-    return json.dumps({
-        "path": result.path, "kind": result.kind, "failed": result.failed,
-        "findings": [f.__dict__ for f in result.findings],
-        "seeds": [{"url": s.url, "file": s.file, "line": s.line, "spider": s.spider,
-                   "decision": o.decision.to_dict() if o.decision else None, "error": o.error}
-                  for s, o in zip(result.seeds, result.outcomes, strict=True)],
-    }, ensure_ascii=False, indent=2)
-
-
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_prop(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
-def _annotation(level: str, title: str, message: str, file: str | None, line: int | None) -> str:
-    props = []
-    if file:
-        props.append(f"file={_escape_prop(file)}")
-        if line:
-            props.append(f"line={line}")
-    props.append(f"title={_escape_prop(title)}")
-    return f"::{level} {','.join(props)}::{_escape_data(message)}"
-
-
-def format_github(result: AuditResult) -> str:
-    """GitHub Actions workflow commands: one annotation per finding and per reserved seed."""
-    out = [_annotation("error" if f.severity == "error" else "warning", f"tdm-guard: {f.title}",
-                       f.message, f.file, f.line) for f in result.findings]
-    for seed, outcome in result.reserved + result.invalid:
-        title = "tdm-guard: invalid seed" if outcome.error else "tdm-guard: reserved seed"
-        out.append(_annotation("error", title, f"{seed.url}: {_why(outcome)}", seed.file,
-                               seed.line))
-    out.append(f"tdm-guard audit: {len(result.seeds)} seeds, {len(result.reserved)} reserved, "
-               f"{len(result.invalid)} invalid; {'FAILED' if result.failed else 'OK'}")
-    return "\n".join(out)
-
-
-def format_junit(result: AuditResult) -> str:
-    suites = ET.Element("testsuites", name="tdm-guard audit")
-    seeds = ET.SubElement(suites, "testsuite", name=f"seeds: {result.path}",
-                          tests=str(len(result.seeds)),
-                          failures=str(len(result.reserved)), errors=str(len(result.invalid)))
-    for seed, outcome in zip(result.seeds, result.outcomes, strict=True):
-        case = ET.SubElement(seeds, "testcase", classname=f"seeds.{seed.spider or 'list'}",
-                             name=seed.url)
-        if seed.file:
-            case.set("file", seed.file)
-            if seed.line:
-                case.set("line", str(seed.line))
-        if outcome.error is not None:
-            ET.SubElement(case, "error", message=outcome.error)
-        elif outcome.decision is not None and not outcome.decision.allowed:
-            failure = ET.SubElement(case, "failure", message=f"reserved: {seed.url}")
-            failure.text = _why(outcome)
-    config = ET.SubElement(suites, "testsuite", name="configuration",
-                           tests=str(max(1, len(result.findings))),
-                           failures=str(sum(f.severity == "error" for f in result.findings)))
-    if not result.findings:
-        ET.SubElement(config, "testcase", classname="configuration", name="protection enabled")
-    for finding in result.findings:
-        case = ET.SubElement(config, "testcase", classname="configuration", name=finding.title)
-        if finding.severity == "error":
-            ET.SubElement(case, "failure", message=finding.message)
-        else:
-            ET.SubElement(case, "system-out").text = f"warning: {finding.message}"
-    ET.indent(suites)
-    return ET.tostring(suites, encoding="unicode", xml_declaration=True)
-
-
-FORMATS = {"text": format_text, "json": format_json, "github": format_github,
-           "junit": format_junit}
+    if len(args.paths) > 1 and args.format in ("json", "junit"):
+        print(f"tdm-guard audit: --format {args.format} takes one PATH", file=sys.stderr)
+        return EXIT_USAGE
+    codes, reports = [], []
+    for path in args.paths:
+        try:
+            result = run_audit(Path(path), checker_for, declarations)
+        except AuditError as exc:
+            print(f"tdm-guard audit: {exc}", file=sys.stderr)
+            codes.append(EXIT_USAGE)
+            continue
+        except ValueError as exc:  # an invalid purpose/profile in the project's settings
+            print(f"tdm-guard audit: {path}: {exc}", file=sys.stderr)
+            codes.append(EXIT_USAGE)
+            continue
+        reports.append((result, FORMATS[args.format](result)))
+        codes.append(EXIT_USAGE if result.invalid else
+                     EXIT_RESERVED if result.failed else EXIT_ALLOWED)
+    text = "\n".join(report for _, report in reports)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+        if args.format != "text":
+            print("\n".join(FORMATS["text"](result) for result, _ in reports))
+    elif text:
+        print(text)
+    return max(codes)

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .model import Decision
+from ..model import Decision
 
 
 class AuditLog:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from .model import Purpose
+from ..model import Purpose
 from .robots import product_token
 
 

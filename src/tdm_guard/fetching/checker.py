@@ -1,6 +1,6 @@
 """The standalone checker: fetch each origin's policy files once, then decide per URL.
 
-Fetching (requests) lives here and in `fetch.py` only; every rule lives in `decide.py`.
+Fetching (requests) lives here and in `http.py` only; every rule lives in the core.
 """
 
 from __future__ import annotations
@@ -10,67 +10,16 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
-from urllib.parse import urlsplit
 
-from .cache import PolicyCache
-from .decide import Evaluator, OriginPolicy, PageResponse, origin_of, policy_file_urls
-from .fetch import POLICY_MAX_DECODED, Fetched, Fetcher
-from .html import MAX_HEAD_BYTES
-from .model import Decision
-from .patterns import SCHEME_NETLOC
-from .robots import MAX_ROBOTS_BYTES
-from .tdmrep import MAX_TDMREP_BYTES
-
-
-class InvalidURL(ValueError):
-    pass
-
-
-def url_lines(lines: Iterable[str]) -> Iterator[tuple[int, str]]:
-    """(line number, URL text) of an input list: blank lines and `#` comments are skipped."""
-    for number, raw in enumerate(lines, start=1):
-        line = raw.strip()
-        if line and not line.startswith("#"):
-            yield number, line
-
-
-def validate_url(text: str) -> str:
-    """Return the URL, or raise InvalidURL saying what is wrong with it."""
-    url = text.strip()
-    if not url:
-        raise InvalidURL("empty line")
-    m = SCHEME_NETLOC.match(url)
-    if m is not None and m.group(1).lower() in ("http", "https") and _valid_netloc(m.group(2)):
-        return url
-    parts = urlsplit(url)
-    if not parts.scheme or not parts.netloc:
-        raise InvalidURL(f"not a url: {url!r} (expected http:// or https://)")
-    if parts.scheme.lower() not in ("http", "https"):
-        raise InvalidURL(f"unsupported scheme {parts.scheme!r} in {url!r} (only http and https)")
-    try:
-        if not parts.hostname:
-            raise InvalidURL(f"not a url: {url!r} (no host)")
-        _ = parts.port
-        parts.hostname.encode("idna")
-    except UnicodeError as exc:
-        raise InvalidURL(f"not a url: {url!r} (invalid host name)") from exc
-    except ValueError as exc:
-        raise InvalidURL(f"not a url: {url!r} ({exc})") from exc
-    return url
-
-
-@lru_cache(maxsize=65536)
-def _valid_netloc(netloc: str) -> bool:
-    """A host, and a port that parses (the fast path; the slow one says what is wrong)."""
-    try:
-        parts = urlsplit(f"http://{netloc}/")
-        if not parts.hostname or (parts.port is not None and parts.port < 0):
-            return False
-        parts.hostname.encode("idna")
-        return True
-    except (ValueError, UnicodeError):
-        return False
+from ..decide import Evaluator, OriginPolicy, PageResponse
+from ..fetched import POLICY_MAX_DECODED, Fetched
+from ..model import Decision
+from ..signals.html import MAX_HEAD_BYTES
+from ..signals.robots import MAX_ROBOTS_BYTES
+from ..signals.tdmrep import MAX_TDMREP_BYTES
+from ..stores.sqlite import PolicyCache
+from ..urls import InvalidURL, origin_of, policy_file_urls, validate_url
+from .http import Fetcher
 
 
 @dataclass

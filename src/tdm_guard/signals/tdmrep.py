@@ -26,7 +26,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .model import TDMREP_FILE, TDMREP_HEADER, TDMREP_META, Reason
+from ..model import TDMREP_FILE, TDMREP_HEADER, TDMREP_META, Reason
 from .patterns import PathPattern
 
 WELL_KNOWN_PATH = "/.well-known/tdmrep.json"

@@ -14,10 +14,10 @@ from urllib.parse import urljoin
 import requests
 from requests.adapters import HTTPAdapter
 
-from . import __version__
-from .fetched import MAX_REDIRECTS, POLICY_MAX_DECODED, Fetched
+from .. import __version__
+from ..fetched import MAX_REDIRECTS, Fetched
 
-__all__ = ["MAX_REDIRECTS", "POLICY_MAX_DECODED", "Fetched", "Fetcher"]
+__all__ = ["Fetcher"]
 
 CHUNK = 16 * 1024
 

@@ -1,0 +1,89 @@
+"""What the commands share: option groups, opening the cache, loading declarations, building
+the checker. Every message a command prints goes to stderr with a `tdm-guard` prefix."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..decide import Evaluator
+from ..declarations import DeclarationSet
+from ..fetching.checker import Checker
+from ..fetching.http import Fetcher
+from ..model import Profile, Purpose
+from ..stores.sqlite import PolicyCache, default_cache_path
+from ..stores.validated import load_declarations
+
+EXIT_ALLOWED, EXIT_RESERVED, EXIT_USAGE = 0, 1, 2
+
+
+def network_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--offline", action="store_true",
+                        help="no network: declarations and the cache only")
+    parser.add_argument("--timeout", type=float, default=10.0, metavar="S",
+                        help="seconds per network operation (default: 10)")
+    cache = parser.add_mutually_exclusive_group()
+    cache.add_argument("--cache", metavar="PATH",
+                       help=f"cache file (default: {default_cache_path()})")
+    cache.add_argument("--no-cache", action="store_true",
+                       help="keep fetched files in memory only")
+    parser.add_argument("--workers", type=int, default=16, help="parallel checks (default: 16)")
+    parser.add_argument("--fail-closed", action="store_true",
+                        help="read an unreachable tdmrep.json (5xx, timeout) as a reservation")
+
+
+def policy_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--policies", action="append", default=[], metavar="DIR",
+                        help="extra folder of declaration (or licence) files; repeatable")
+    parser.add_argument("--licences", action="append", default=[], metavar="PATH",
+                        help="licence file or folder your team holds; repeatable")
+
+
+def decision_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    parser.add_argument("--agent", default="tdm-guard" if defaults else None,
+                        help="your crawler's robots.txt product token"
+                             + (" (default: tdm-guard)" if defaults else
+                                " (default: from the project's settings)"))
+    parser.add_argument("--purpose", choices=[p.value for p in Purpose],
+                        default="train" if defaults else None,
+                        help="what you will do with the content (default: train)")
+    parser.add_argument("--profile", choices=[p.value for p in Profile],
+                        default="strict" if defaults else None,
+                        help="strict (default): AI-crawler blocks in robots.txt reserve "
+                             "training; standard: only your own group counts")
+
+
+def open_cache(args: argparse.Namespace) -> PolicyCache:
+    if args.no_cache:
+        return PolicyCache(None)
+    path = Path(args.cache) if args.cache else default_cache_path()
+    try:
+        return PolicyCache(path)
+    except Exception as exc:  # noqa: BLE001 - an unusable cache must not stop the check
+        print(f"tdm-guard: warning: cache {path} unusable ({exc}); using memory only",
+              file=sys.stderr)
+        return PolicyCache(None)
+
+
+def declarations(args: argparse.Namespace) -> DeclarationSet:
+    declarations = load_declarations(args.policies, args.licences)
+    for error in declarations.errors:
+        for line in error.splitlines():
+            print(f"tdm-guard: policy file skipped: {line}", file=sys.stderr)
+    return declarations
+
+
+def bad_network_options(args: argparse.Namespace) -> bool:
+    if args.timeout <= 0 or args.workers < 1:
+        print("tdm-guard: --timeout must be > 0 and --workers >= 1", file=sys.stderr)
+        return True
+    return False
+
+
+def make_checker(args: argparse.Namespace, evaluator: Evaluator, fetch_pages: bool) -> Checker:
+    fetcher = None if args.offline else Fetcher(timeout=args.timeout, pool_size=args.workers * 2)
+    return Checker(evaluator, fetcher, open_cache(args), fetch_pages=fetch_pages,
+                   workers=args.workers)
+
+

@@ -1,0 +1,87 @@
+"""`tdm-guard`: the command line. Argument parsing and dispatch only; each command is its own
+module (`check`, `audit`, `policies`).
+
+- `check URL...`: exit 0 every URL allowed; 1 at least one reserved; 2 a usage error or an
+  input line that could not be checked (after every valid line has still been answered).
+- `audit PATH`: a Scrapy project or a seed list; exit 1 when a seed is reserved or a setting
+  switches protection off; 2 when the configuration cannot be read.
+- `policies list | show ID | validate PATH...`: the published declarations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .. import __version__
+from .audit import cmd_audit
+from .check import cmd_check
+from .common import EXIT_ALLOWED, decision_options, network_options, policy_options
+from .policies import cmd_policies
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tdm-guard",
+        description="May this URL's content be fetched and mined? Reads robots.txt, TDMRep, "
+                    "aipref Content-Usage, Content-Signal, noai and published declarations.")
+    parser.add_argument("--version", action="version", version=f"tdm-guard {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="check URLs and explain the answer",
+                           description="Check URLs; exit 0 all allowed, 1 any reserved, "
+                                       "2 usage error or invalid input line.")
+    check.add_argument("urls", nargs="*", metavar="URL")
+    decision_options(check, defaults=True)
+    check.add_argument("--json", action="store_true", help="JSON Lines, one object per URL")
+    check.add_argument("--input", metavar="FILE",
+                       help="read URLs from FILE, one a line ('-': stdin)")
+    check.add_argument("--no-fetch", action="store_true",
+                       help="read robots.txt and tdmrep.json only, not the page itself")
+    check.add_argument("--audit-log", metavar="FILE",
+                       help="append every decision to FILE (JSON Lines), for the compliance file")
+    network_options(check)
+    policy_options(check)
+
+    audit = sub.add_parser("audit", help="check a Scrapy project or a seed list (for CI)",
+                           description="Audit a crawl configuration: exit 1 when a seed is "
+                                       "reserved or protection is switched off.")
+    audit.add_argument("paths", nargs="+", metavar="PATH",
+                       help="a Scrapy project folder or a seed list (several: text and github "
+                            "formats only, e.g. from a pre-commit hook)")
+    audit.add_argument("--format", choices=["text", "json", "github", "junit"], default="text")
+    audit.add_argument("--output", metavar="FILE", help="write the report to FILE")
+    audit.add_argument("--fetch", action="store_true",
+                       help="also read each seed page (default: policy files only, as the "
+                            "middleware decides before download)")
+    decision_options(audit, defaults=False)
+    network_options(audit)
+    policy_options(audit)
+
+    policies = sub.add_parser("policies", help="list, show or validate declaration files")
+    psub = policies.add_subparsers(dest="policies_command", required=True)
+    plist = psub.add_parser("list", help="the loaded declarations")
+    policy_options(plist)
+    pshow = psub.add_parser("show", help="one declaration, in full")
+    pshow.add_argument("id")
+    policy_options(pshow)
+    pvalidate = psub.add_parser("validate", help="validate declaration or licence files")
+    pvalidate.add_argument("paths", nargs="+", metavar="PATH")
+    return parser
+
+
+COMMANDS = {"check": cmd_check, "audit": cmd_audit, "policies": cmd_policies}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_ALLOWED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

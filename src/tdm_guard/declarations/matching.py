@@ -1,0 +1,185 @@
+"""Matching published opt-out declarations (`policies/*.yaml`) against URLs and content,
+with the licences a team holds.
+
+A declaration is what a rightsholder said in public (Sony Music Group, 16 May 2024...). Each
+file names its sources, its contacts and its matchers:
+
+- domains, before download: a matcher reserves only when its confidence reaches the file's
+  `enforcement.min_confidence` (H or M) and the domain's content is mostly the rightsholder's
+  (`coverage` full or mostly). Domains are matched by host, walking up to the registered
+  domain with tldextract on its bundled suffix list only (never the network).
+- labels, publishers and notice patterns, after download, against schema.org JSON-LD and ID3
+  frames (`content.py`). A name marked `ambiguous` ("Epic", "Columbia") counts only when a
+  stronger match of the same declaration corroborates it; names match whole, never as a
+  substring ("Epic Beats Collective" is not "Epic").
+
+Lower-confidence, partial or uncorroborated matches are reported with `reserved: false`:
+unverified claims never block. A licence (`tdm-guard/licence/v1`) exempts content from one
+declaration for the purposes it names, within its dates and domains.
+"""
+
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..model import DECLARATION, Purpose, Reason
+from ..signals.metadata import MetaValue
+from ..urls import host_of
+from .loading import ParsedCache, bundled_policy_dir, load_sources
+from .model import Declaration, DomainMatcher, Licence, normalise_name
+
+_NAME_FIELDS = frozenset({"recordLabel", "publisher", "producer", "copyrightHolder", "TPUB"})
+
+
+@dataclass
+class DeclarationSet:
+    declarations: list[Declaration] = field(default_factory=list)
+    licences: list[Licence] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # files that could not be loaded
+    _by_domain: dict[str, list[tuple[Declaration, DomainMatcher]]] = field(default_factory=dict)
+    _host_cache: dict[tuple[str, Purpose, dt.date], tuple[Reason, ...]] = field(
+        default_factory=dict)
+
+    @classmethod
+    def load(cls, folders: Iterable[Path | str] = (), bundled: bool = True,
+             licences: Iterable[Path | str] = (),
+             cache: ParsedCache | None = None) -> DeclarationSet:
+        """Load the bundled policies, every `*.yaml`/`*.yml` in `folders` (declarations or
+        licences), and the licence files or folders in `licences`.
+
+        A bad file is reported in `errors` and skipped; the others still load. `cache` keeps
+        validated file contents between runs (see `tdm_guard.stores.validated`).
+        """
+        result = cls()
+        sources = ([bundled_policy_dir()] if bundled else []) + [Path(f) for f in folders]
+        sources += [Path(p) for p in licences]
+        items, result.errors = load_sources(sources, cache)
+        for item in items:
+            result.add(item)
+        known = {d.id for d in result.declarations}
+        for lic in result.licences:
+            if lic.declaration not in known:
+                result.errors.append(f"{lic.path}: field declaration: no declaration with id "
+                                     f"{lic.declaration!r} is loaded")
+        return result
+
+    def add(self, item: Declaration | Licence) -> None:
+        if isinstance(item, Licence):
+            self.licences.append(item)
+            return
+        if any(d.id == item.id for d in self.declarations):
+            self.errors.append(f"{item.path}: field id: {item.id!r} is already loaded; skipped")
+            return
+        self.declarations.append(item)
+        for matcher in item.domains:
+            self._by_domain.setdefault(matcher.domain, []).append((item, matcher))
+        self._host_cache.clear()
+
+    def get(self, declaration_id: str) -> Declaration | None:
+        return next((d for d in self.declarations if d.id == declaration_id), None)
+
+    # -- before download: the URL's host ----------------------------------------------
+    def match(self, url: str) -> list[tuple[Declaration, DomainMatcher, str]]:
+        """Declarations whose domain matchers cover the URL's host: (decl, matcher, host)."""
+        host = host_of(url)
+        if not host or not self._by_domain:
+            return []
+        # The host and each parent domain: a matcher covers its subdomains. Matchers are
+        # registrable domains (checked against tldextract's suffix list when the file is
+        # validated), so the walk is matching by registered domain without a lookup per host.
+        hits = []
+        candidate = host
+        while candidate:
+            for decl, matcher in self._by_domain.get(candidate, ()):
+                hits.append((decl, matcher, host))
+            candidate = candidate.partition(".")[2]
+        return hits
+
+    def reasons(self, url: str, purpose: Purpose = Purpose.TRAIN) -> tuple[Reason, ...]:
+        """Domain-matcher reasons for the URL's host (cached per host, purpose and day)."""
+        if not self._by_domain:
+            return ()
+        key = (host_of(url), purpose, _today())
+        cached = self._host_cache.get(key)
+        if cached is None:
+            if len(self._host_cache) > 65536:
+                self._host_cache.clear()
+            cached = self._host_cache[key] = tuple(self._reasons(url, purpose))
+        return cached
+
+    def _reasons(self, url: str, purpose: Purpose) -> list[Reason]:
+        out = []
+        for decl, matcher, host in self.match(url):
+            blocks = decl.blocks(matcher)
+            evidence = (f"{host} matches domain {matcher.domain} ({matcher.entity}; coverage "
+                        f"{matcher.coverage}, confidence {matcher.confidence}): {decl.label}")
+            note = None if blocks else (
+                f"not enforced: needs confidence {decl.min_confidence} or higher and coverage "
+                "full or mostly")
+            out.append(self._reason(decl, blocks, decl.statement_url or decl.path, evidence,
+                                    note, host, purpose))
+        return out
+
+    # -- after download: metadata in the content --------------------------------------
+    def content_reasons(self, url: str, values: list[MetaValue],
+                        purpose: Purpose = Purpose.TRAIN) -> list[Reason]:
+        if not values:
+            return []
+        host = host_of(url)
+        out = []
+        for decl in self.declarations:
+            hits: list[tuple[bool, str]] = []  # (strong, evidence)
+            for value in values:
+                if value.field in _NAME_FIELDS:
+                    norm = normalise_name(value.value)
+                    for m in decl.names:
+                        if norm in m.names:
+                            strong = not m.ambiguous and decl.confident(m.confidence)
+                            hits.append((strong, f"{value.describe()} matches {m.kind} "
+                                         f'"{m.name}" ({m.entity}, confidence {m.confidence}'
+                                         f'{", ambiguous" if m.ambiguous else ""})'))
+                for n in decl.notices:
+                    if value.field in n.fields and n.regex.search(value.value):
+                        hits.append((decl.confident(n.confidence),
+                                     f"{value.describe()} matches notice pattern "
+                                     f"/{n.regex.pattern}/ (confidence {n.confidence})"))
+            if not hits:
+                continue
+            corroborated = any(strong for strong, _ in hits)
+            for strong, evidence in hits:
+                note = None
+                if not corroborated:
+                    note = ("not enforced: an ambiguous or low-confidence match counts only "
+                            "with a stronger match of the same declaration")
+                elif not strong:
+                    note = "corroborated by a stronger match of the same declaration"
+                out.append(self._reason(decl, corroborated, url, f"{evidence}: {decl.label}",
+                                        note, host, purpose))
+        return out
+
+    def _reason(self, decl: Declaration, reserved: bool, source: str, evidence: str,
+                note: str | None, host: str, purpose: Purpose) -> Reason:
+        if reserved:
+            today = _today()
+            for lic in self.licences:
+                if lic.declaration == decl.id and lic.covers(purpose, host, today):
+                    reserved, note = False, lic.note()
+                    break
+        return Reason(DECLARATION, reserved, source, evidence, purposes=decl.purposes,
+                      note=note, contacts=decl.contacts)
+
+
+_day: list = [0.0, dt.date.today()]
+
+
+def _today() -> dt.date:
+    """Today's date, looked up at most once a minute (licence validity is by the day)."""
+    now = time.monotonic()
+    if now - _day[0] > 60:
+        _day[0], _day[1] = now, dt.date.today()
+    return _day[1]

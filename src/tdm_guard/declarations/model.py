@@ -1,0 +1,110 @@
+"""The declaration and licence data: what a rightsholder said in public, and what a team holds.
+
+A declaration (`tdm-guard/declaration/v1`) names its sources, contacts and matchers; a
+licence (`tdm-guard/licence/v1`) exempts content from one declaration for the purposes it
+names, within its dates and domains. Loading and validation are in `loading`, matching in
+`matching`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from ..model import Purpose
+
+DECLARATION_SCHEMA = "tdm-guard/declaration/v1"
+LICENCE_SCHEMA = "tdm-guard/licence/v1"
+_CONFIDENCE_RANK = {"U": 0, "L": 1, "M": 2, "H": 3}
+
+
+class PolicyError(ValueError):
+    """A policy or licence file that cannot be used; the message names the file and field."""
+
+
+@dataclass(frozen=True)
+class DomainMatcher:
+    domain: str
+    entity: str
+    coverage: str
+    confidence: str
+    evidence: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class NameMatcher:
+    kind: str  # label | publisher
+    name: str
+    names: frozenset[str]  # normalised name and aliases
+    entity: str
+    confidence: str
+    ambiguous: bool
+
+
+@dataclass(frozen=True)
+class NoticeMatcher:
+    fields: frozenset[str]
+    regex: re.Pattern[str]
+    confidence: str
+
+
+@dataclass(frozen=True)
+class Declaration:
+    id: str
+    title: str
+    rightsholder: str
+    published: str
+    path: str
+    statement_url: str | None
+    purposes: frozenset[Purpose]
+    contacts: tuple[str, ...]
+    domains: tuple[DomainMatcher, ...] = ()
+    names: tuple[NameMatcher, ...] = ()
+    notices: tuple[NoticeMatcher, ...] = ()
+    min_confidence: str = "M"
+    scope: str = "owned-or-controlled"
+
+    def confident(self, confidence: str) -> bool:
+        return _CONFIDENCE_RANK[confidence] >= _CONFIDENCE_RANK[self.min_confidence]
+
+    def blocks(self, matcher: DomainMatcher) -> bool:
+        return matcher.coverage in ("full", "mostly") and self.confident(matcher.confidence)
+
+    @property
+    def label(self) -> str:
+        return f'{self.rightsholder}, "{self.title}", {self.published} [{self.id}]'
+
+
+@dataclass(frozen=True)
+class Licence:
+    id: str
+    declaration: str
+    licensee: str
+    granted_by: str
+    reference: str
+    purposes: frozenset[Purpose]
+    domains: tuple[str, ...] = ()
+    valid_from: str | None = None
+    valid_until: str | None = None
+    path: str = ""
+
+    def covers(self, purpose: Purpose, host: str, today: dt.date) -> bool:
+        if self.valid_from and today < dt.date.fromisoformat(self.valid_from):
+            return False
+        if self.valid_until and today > dt.date.fromisoformat(self.valid_until):
+            return False
+        if self.domains and not any(host == d or host.endswith("." + d) for d in self.domains):
+            return False
+        return Purpose.TDM in self.purposes or purpose in self.purposes
+
+    def note(self) -> str:
+        until = f", valid until {self.valid_until}" if self.valid_until else ""
+        return (f"exempt: licence {self.id} ({self.reference}) granted by {self.granted_by} "
+                f"to {self.licensee}{until}")
+
+
+
+def normalise_name(name: str) -> str:
+    return " ".join(name.casefold().replace("&", " and ").split()).strip(" .,;")
+
