@@ -18,7 +18,7 @@ from .declarations import DeclarationSet
 from .fetched import Fetched
 from .model import TDMREP_FILE, Decision, Profile, Purpose, Reason
 from .signals import aipref, html, metadata, noai, tdmrep
-from .signals.robots import RobotsResult
+from .signals.robots import RobotsResult, agent_token
 from .signals.robots_plan import robots_reasons
 from .signals.tdmrep import TdmRepFile
 from .urls import policy_file_urls, url_path
@@ -88,7 +88,7 @@ class Evaluator:
         as a reservation. TDMRep says such a server "does not implement this protocol"
         (unset); the switch is for teams whose lawyers prefer the cautious reading."""
         self.fail_closed = fail_closed
-        self.agent = agent
+        self.agent = agent_token(agent)  # "MyBot/1.0" is the group `User-agent: MyBot`
         self.purpose = Purpose(purpose)
         self.profile = Profile(profile)
         self.declarations = declarations if declarations is not None else DeclarationSet.load()

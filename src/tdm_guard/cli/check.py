@@ -47,8 +47,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     if bad_network_options(args):
         return EXIT_USAGE
-    evaluator = Evaluator(args.agent, args.purpose, args.profile, declarations(args),
-                          fail_closed=args.fail_closed)
+    try:
+        evaluator = Evaluator(args.agent, args.purpose, args.profile, declarations(args),
+                              fail_closed=args.fail_closed)
+    except ValueError as exc:
+        print(f"tdm-guard check: --agent: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     checker = make_checker(args, evaluator, fetch_pages=not args.no_fetch)
     audit = AuditLog(args.audit_log) if args.audit_log else None
     lines = list(_lines(args))

@@ -63,6 +63,22 @@ def product_token(value: str) -> str:
     return _TOKEN_PREFIX.match(value).group(0)  # type: ignore[union-attr]
 
 
+def agent_token(value: str) -> str:
+    """The crawler's own product token, from a token or a whole User-Agent value.
+
+    RFC 9309 §2.2.1: "Crawlers set their own name, which is called a product token, to find
+    relevant groups. The product token MUST contain only uppercase and lowercase letters
+    ("a-z" and "A-Z"), underscores ("_"), and hyphens ("-")." So "MyBot/1.0 (+https://x)"
+    is read as "MyBot", as the group `User-agent: MyBot` names it. A value that starts with
+    no such character has no token: ValueError, a usage error for the caller to report.
+    """
+    token = product_token(str(value).strip())
+    if not token:
+        raise ValueError(f"agent {str(value)!r} has no RFC 9309 product token (it must start "
+                         "with letters, '_' or '-', e.g. 'MyBot' or 'MyBot/1.0')")
+    return token
+
+
 @dataclass(frozen=True)
 class Line:
     """One record of the file as written, for evidence."""
