@@ -38,6 +38,7 @@ class Site:
     def __init__(self) -> None:
         self.routes: dict[tuple[str, str], Resp | Handler] = {}
         self.hits: Counter[tuple[str, str]] = Counter()
+        self.targets: list[str] = []  # every request target as received (absolute via a proxy)
         self.lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
 
@@ -77,6 +78,9 @@ def _handler_for(site: Site) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:  # noqa: N802
             target = self.path
+            with site.lock:
+                site.targets.append(target if target.startswith(("http://", "https://"))
+                                    else f"//{self.headers.get('Host', '')}{target}")
             if target.startswith(("http://", "https://")):  # proxy form
                 parts = urlsplit(target)
                 host = parts.hostname or ""

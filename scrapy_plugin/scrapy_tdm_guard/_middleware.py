@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, OrderedDict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import urljoin, urlsplit
 
 from scrapy import Request, signals
@@ -25,12 +25,13 @@ from tdm_guard import (
     AuditLog,
     Decision,
     Evaluator,
+    InvalidURL,
     OriginPolicy,
     PageResponse,
     PolicyCache,
     default_cache_path,
     load_declarations,
-    origin_of,
+    parse_url,
 )
 from tdm_guard.fetched import MAX_REDIRECTS, POLICY_MAX_DECODED, Fetched
 from tdm_guard.model import Profile, Purpose
@@ -38,7 +39,7 @@ from tdm_guard.scrapy_settings import crawl_agent
 from tdm_guard.signals.html import MAX_HEAD_BYTES
 from tdm_guard.signals.robots import MAX_ROBOTS_BYTES
 from tdm_guard.signals.tdmrep import MAX_TDMREP_BYTES
-from tdm_guard.urls import policy_file_urls
+from tdm_guard.urls import URL, policy_file_urls, sent_origin
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -112,8 +113,9 @@ class TdmGuardMiddleware:
             if request.meta.get(OPT_OUT_KEY):
                 self.stats.inc_value("tdm_guard/skipped")
             return None
-        policy = await self._origin_policy(origin_of(request.url))
-        decision = self.evaluator.evaluate(request.url, policy)
+        url = self._url(request)
+        policy = await self._origin_policy(url.origin)
+        decision = self.evaluator.evaluate(url, policy)
         request.meta[META_KEY] = decision
         if not decision.fetch_allowed:
             self._block(decision, "request", "robots.txt forbids fetching")
@@ -125,9 +127,10 @@ class TdmGuardMiddleware:
     async def process_response(self, request: Request, response: Response) -> Response:
         if _skip(request):
             return response
-        policy = await self._origin_policy(origin_of(request.url))
+        url = self._url(request)
+        policy = await self._origin_policy(url.origin)
         page = PageResponse(response.status, _header_list(response), response.body[:MAX_HEAD_BYTES])
-        decision = self.evaluator.evaluate(request.url, policy, page)
+        decision = self.evaluator.evaluate(url, policy, page)
         request.meta[META_KEY] = decision
         if not decision.allowed:
             if self.mode == "block":
@@ -136,6 +139,27 @@ class TdmGuardMiddleware:
         else:
             self._record(decision, "response", "allowed")
         return response
+
+    def _url(self, request: Request) -> URL:
+        """The request's URL in the one URL model. A URL that model refuses, or one whose
+        canonical origin is not the origin Scrapy will connect to, cannot be checked:
+        the request is dropped (fail closed), with its reason in the stats and audit log."""
+        try:
+            url = parse_url(request.url)
+        except InvalidURL as exc:
+            self._refuse(request, str(exc))
+        sent = sent_origin(request.url)
+        if sent != url.origin:
+            self._refuse(request, f"ambiguous URL: Scrapy would connect to {sent}, its "
+                                  f"canonical origin is {url.origin}")
+        return url
+
+    def _refuse(self, request: Request, why: str) -> NoReturn:
+        decision = Decision(request.url, self.agent, self.evaluator.purpose, False, error=why)
+        self._record(decision, "request", "blocked")
+        self.stats.inc_value("tdm_guard/blocked/invalid-url")
+        self._summary["blocked/invalid-url"] += 1
+        raise IgnoreRequest(f"tdm-guard: cannot check {request.url}: {why}")
 
     def _block(self, decision: Decision, stage: str, why: str) -> None:
         self._record(decision, stage, "blocked")

@@ -18,7 +18,7 @@ from .fetched import Fetched  # noqa: E402
 from .model import Decision, Profile, Purpose, Reason  # noqa: E402
 from .signals.robots import RobotsResult  # noqa: E402
 from .signals.tdmrep import TdmRepFile  # noqa: E402
-from .urls import InvalidURL, origin_of, validate_url  # noqa: E402
+from .urls import URL, InvalidURL, origin_of, parse_url  # noqa: E402
 
 # Outer parts, loaded on first access: name -> module.
 _LAZY = {
@@ -41,6 +41,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "TTL_SECONDS",
+    "URL",
     "AuditLog",
     "Decision",
     "DeclarationSet",
@@ -59,5 +60,5 @@ __all__ = [
     "default_cache_path",
     "load_declarations",
     "origin_of",
-    "validate_url",
+    "parse_url",
 ]

@@ -21,7 +21,7 @@ from .signals import aipref, html, metadata, noai, tdmrep
 from .signals.robots import RobotsResult, agent_token
 from .signals.robots_plan import robots_reasons
 from .signals.tdmrep import TdmRepFile
-from .urls import policy_file_urls, url_path
+from .urls import URL, as_url, policy_file_urls
 
 
 @dataclass(frozen=True)
@@ -96,13 +96,19 @@ class Evaluator:
     # -- the one entry point --------------------------------------------------------
     def evaluate(
         self,
-        url: str,
+        url: URL | str,
         origin: OriginPolicy,
         page: PageResponse | None = None,
         page_note: str | None = None,
     ) -> Decision:
-        """Decide for `url` from its origin's policy files and, after download, its response."""
-        path = url_path(url)
+        """Decide for `url` from its origin's policy files and, after download, its response.
+
+        `url` is parsed by the one URL model (`urls.parse_url`): a string that is not an http(s)
+        URL raises `InvalidURL`.
+        """
+        target = as_url(url)
+        url = target.href
+        path = target.path
         reasons: list[Reason] = []
         unchecked: list[str] = []
 
@@ -113,11 +119,16 @@ class Evaluator:
             reasons += robots_reasons(robots, self.agent, self.profile, path, self.purpose)
         if origin.tdmrep is None:
             unchecked.append(f"tdmrep.json: {origin.not_consulted or 'not consulted'}")
-        elif origin.tdmrep.unreachable and self.fail_closed:
-            reasons.append(Reason(
-                TDMREP_FILE, True, origin.tdmrep.url,
-                f"tdmrep.json unreachable ({origin.tdmrep.detail})",
-                note="fail-closed: an unreadable tdmrep.json is read as a reservation"))
+        elif origin.tdmrep.unreachable:
+            if self.fail_closed:
+                reasons.append(Reason(
+                    TDMREP_FILE, True, origin.tdmrep.url,
+                    f"tdmrep.json unreachable ({origin.tdmrep.detail})",
+                    note="fail-closed: an unreadable tdmrep.json is read as a reservation"))
+            else:  # "allowed" never hides a signal that could not be read
+                unchecked.append(
+                    f"tdmrep.json: unreachable ({origin.tdmrep.detail}); read as no file "
+                    "(TDMRep), --fail-closed reads it as a reservation")
 
         head = None
         if page is not None and ("html" in page.content_type or not page.content_type):
@@ -137,11 +148,11 @@ class Evaluator:
             reasons += aipref.header_reasons(url, page.headers)
             if head is not None:
                 reasons += noai.robots_meta_reasons(url, head.metas, self.agent)
-        reasons += self.declarations.reasons(url, self.purpose)
+        reasons += self.declarations.reasons(target, self.purpose)
         if page is not None:
             values = metadata.from_jsonld(head.jsonld) if head is not None else []
             values += metadata.from_id3(page.body)
-            reasons += self.declarations.content_reasons(url, values, self.purpose)
+            reasons += self.declarations.content_reasons(target, values, self.purpose)
 
         purpose = self.purpose
         relevant = reasons if purpose is Purpose.TDM else [

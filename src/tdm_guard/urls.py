@@ -1,89 +1,168 @@
-"""The one URL model: every entry point (CLI, audit, Scrapy middleware, library) turns a URL
-string into an origin, a host and a matchable path here, and nowhere else.
+"""The one URL model: every entry point (check, audit, scan, the Scrapy middleware, the library)
+turns a URL string into the same scheme, host, port and path here, and decides on that.
 
-- Origin (RFC 9309 §2.3: robots.txt applies to "the protocol, host, and port"): the scheme,
-  the lower-cased host and the port when it is not the scheme's default.
-- Path (RFC 9309 §2.2.2): path and query, percent-normalised for octet comparison.
+A string is read in two steps, so that tdm-guard agrees with the crawl that will fetch it:
+
+1. Scrapy's own normalisation, `w3lib.url.safe_url_string` (what `scrapy.Request` applies to
+   every URL): surrounding and embedded tabs/newlines removed, a backslash in the authority
+   read as a path separator, the host through IDNA (`www.ＳＯＮＹＭＵＳＩＣ.COM` and
+   `www.sonymusic。com` become `www.sonymusic.com`, `bücher.test` becomes
+   `xn--bcher-kva.test`), unsafe characters percent-encoded.
+2. The WHATWG URL Standard's parser and serialiser (ada-url, the parser of Node.js): what it
+   rejects (a space in the host, a port over 65535, an unclosed IPv6 bracket) is an invalid
+   input line, reported as such; what it accepts is serialised canonically (lower-case host,
+   default port dropped, dot segments resolved), and that canonical `href` is both what is
+   decided on and what the CLI fetches.
+
+From the canonical URL: the origin (RFC 9309 §2.3: robots.txt applies to "the protocol,
+host, and port"), the host for declarations (without a trailing dot), and the path that
+robots-style patterns match (RFC 9309 §2.2.2: path and query, percent-normalised).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import urlsplit
+
+import ada_url
+from w3lib.url import safe_url_string
 
 from .signals.patterns import normalize
 from .signals.robots import ROBOTS_PATH
 from .signals.tdmrep import WELL_KNOWN_PATH
 
-# scheme and authority of an absolute URL: the fast path of every URL split in the package
-SCHEME_NETLOC = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://([^/?#]*)")
+SCHEMES = ("http", "https")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_SCHEME = re.compile(r"\s*([A-Za-z][A-Za-z0-9+.-]*):")
+# A canonical (WHATWG-serialised) href is unambiguous: scheme, optional userinfo, host,
+# optional port, then path, query and fragment.
+_CANONICAL = re.compile(
+    r"(https?)://(?:[^@/?#]*@)?(\[[^\]]*\]|[^:/?#]*)(?::(\d+))?([^?#]*)(\?[^#]*)?")
+# The longest input a line may be: longer strings are refused before any parsing.
+MAX_URL_LENGTH = 64 * 1024
 
 
 class InvalidURL(ValueError):
     """A string that is not an http(s) URL; the message says what is wrong with it."""
 
 
-def validate_url(text: str) -> str:
-    """Return the URL, or raise InvalidURL saying what is wrong with it."""
-    url = text.strip()
-    if not url:
+@dataclass(frozen=True, slots=True)
+class URL:
+    """A parsed, canonical http(s) URL. Build with `parse_url`."""
+
+    href: str  # the canonical URL: what is decided on and what is fetched
+    scheme: str  # "http" or "https"
+    host: str  # lower-case ASCII (IDNA A-labels), IPv6 in brackets, as in `href`
+    port: int | None  # an explicit port other than the scheme's default
+    path: str  # path (at least "/") and "?query", percent-normalised for matching
+
+    @property
+    def origin(self) -> str:
+        """scheme://host[:port]: robots.txt and tdmrep.json are per origin (RFC 9309 §2.3)."""
+        return f"{self.scheme}://{self.host}" + (f":{self.port}" if self.port else "")
+
+    @property
+    def domain(self) -> str:
+        """The host without a trailing dot: what declarations match (`sonymusic.com.` is
+        `sonymusic.com`)."""
+        return self.host.rstrip(".")
+
+    def __str__(self) -> str:
+        return self.href
+
+
+def parse_url(text: str) -> URL:
+    """The canonical URL of `text`, or InvalidURL saying what is wrong with it."""
+    if not isinstance(text, str):
+        raise InvalidURL(f"not a url: {text!r} (not text)")
+    return _parse(text)
+
+
+@lru_cache(maxsize=16384)
+def _parse(text: str) -> URL:
+    raw = text.strip()
+    if not raw:
         raise InvalidURL("empty line")
-    m = SCHEME_NETLOC.match(url)
-    if m is not None and m.group(1).lower() in ("http", "https") and _valid_netloc(m.group(2)):
-        return url
-    parts = urlsplit(url)
-    if not parts.scheme or not parts.netloc:
-        raise InvalidURL(f"not a url: {url!r} (expected http:// or https://)")
-    if parts.scheme.lower() not in ("http", "https"):
-        raise InvalidURL(f"unsupported scheme {parts.scheme!r} in {url!r} (only http and https)")
+    if len(raw) > MAX_URL_LENGTH:
+        raise InvalidURL(f"not a url: {len(raw)} characters (at most {MAX_URL_LENGTH})")
+    scheme = _SCHEME.match(raw)
+    if scheme is None or "//" not in raw[:scheme.end() + 3].replace("\\", "/"):
+        raise InvalidURL(f"not a url: {raw!r} (expected http:// or https://)")
+    if scheme.group(1).lower() not in SCHEMES:
+        raise InvalidURL(f"unsupported scheme {scheme.group(1)!r} in {raw!r} "
+                         "(only http and https)")
     try:
-        if not parts.hostname:
-            raise InvalidURL(f"not a url: {url!r} (no host)")
+        safe = safe_url_string(raw)
+        href = ada_url.normalize_url(safe)
+    except (ValueError, UnicodeError) as exc:
+        raise InvalidURL(f"not a url: {raw!r} ({_why_invalid(raw, exc)})") from None
+    m = _CANONICAL.match(href)
+    if m is None or not m.group(2):
+        raise InvalidURL(f"not a url: {raw!r} (no host)")
+    scheme_name, host, port = m.group(1), m.group(2), m.group(3)
+    path = m.group(4) or "/"
+    if m.group(5) is not None:
+        path += m.group(5)  # an empty "?" is kept: rules can name it
+    return URL(href, scheme_name, host, int(port) if port else None, normalize(path))
+
+
+def _why_invalid(raw: str, exc: Exception) -> str:
+    """A short reason for a URL the parsers refuse."""
+    try:
+        parts = urlsplit(raw)
+        host = parts.hostname or ""
         _ = parts.port
-        parts.hostname.encode("idna")
-    except UnicodeError as exc:
-        raise InvalidURL(f"not a url: {url!r} (invalid host name)") from exc
-    except ValueError as exc:
-        raise InvalidURL(f"not a url: {url!r} ({exc})") from exc
-    return url
+    except ValueError as err:
+        return str(err)
+    if not host:
+        return "no host"
+    if any(c.isspace() for c in host):
+        return "the host contains a space"
+    if "%" in host:
+        return "invalid host name: a percent-escape that is not a host name"
+    if not all(c.isalnum() or c in "-._:[]" for c in host):
+        return "invalid host name: a character hosts cannot contain"
+    if isinstance(exc, UnicodeError):
+        return "invalid host name: IDNA rejects it"
+    return "invalid host name (the WHATWG URL parser rejects it)"
 
 
-@lru_cache(maxsize=65536)
-def _valid_netloc(netloc: str) -> bool:
-    """A host, and a port that parses (the fast path; the slow one says what is wrong)."""
+def try_parse(text: str) -> URL | None:
+    """`parse_url`, or None for a string that is not an http(s) URL."""
     try:
-        parts = urlsplit(f"http://{netloc}/")
-        if not parts.hostname or (parts.port is not None and parts.port < 0):
-            return False
-        parts.hostname.encode("idna")
-        return True
-    except (ValueError, UnicodeError):
-        return False
+        return parse_url(text)
+    except InvalidURL:
+        return None
 
 
-def origin_of(url: str) -> str:
-    """scheme://host[:port] (robots.txt and tdmrep.json are per origin: RFC 9309 §2.3)."""
-    m = SCHEME_NETLOC.match(url)
-    if m is not None:
-        return _origin(m.group(1), m.group(2))
-    return _origin_of_split(url)
+def as_url(url: URL | str) -> URL:
+    return url if isinstance(url, URL) else parse_url(url)
 
 
-@lru_cache(maxsize=65536)
-def _origin(scheme: str, netloc: str) -> str:
-    return _origin_of_split(f"{scheme}://{netloc}/")
+def origin_of(url: URL | str) -> str:
+    """scheme://host[:port] of a URL (raises InvalidURL for a string that is not one)."""
+    return as_url(url).origin
 
 
-def _origin_of_split(url: str) -> str:
-    parts = urlsplit(url)
+def sent_origin(url: str) -> str | None:
+    """The origin an HTTP client built on the standard library's parser (Twisted, so Scrapy;
+    http.client) connects to for `url`, or None when it cannot tell. The middleware compares
+    it with the canonical origin: a URL whose two readings differ is ambiguous."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        port = parts.port
+    except ValueError:
+        return None
     scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
+    if not host or scheme not in SCHEMES:
+        return None
     if ":" in host:
         host = f"[{host}]"
-    port = parts.port
-    default = {"http": 80, "https": 443}.get(scheme)
-    return f"{scheme}://{host}" + (f":{port}" if port and port != default else "")
+    return f"{scheme}://{host}" + (f":{port}" if port and port != _DEFAULT_PORTS[scheme]
+                                   else "")
 
 
 def policy_file_urls(origin: str) -> tuple[str, str]:
@@ -91,34 +170,6 @@ def policy_file_urls(origin: str) -> tuple[str, str]:
     return origin + ROBOTS_PATH, origin + WELL_KNOWN_PATH
 
 
-def url_path(url: str) -> str:
-    """The part of `url` that patterns match: path (at least "/") plus "?query", normalised.
-
-    An empty "?" is kept: rules can name it. The fragment is dropped.
-    """
-    scheme_end = url.find("://")
-    if scheme_end > 0 and "\\" not in url:
-        rest = url[scheme_end + 3:].split("#", 1)[0]
-        cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=-1)
-        if cut < 0:
-            return "/"
-        path = rest[cut:]
-        return normalize("/" + path if path.startswith("?") else path)
-    parts = urlsplit(url)
-    path = parts.path or "/"
-    if parts.query or "?" in url.split("#", 1)[0]:
-        path += "?" + parts.query
-    return normalize(path)
-
-
-@lru_cache(maxsize=65536)
-def _host_of_netloc(netloc: str) -> str:
-    return (urlsplit("//" + netloc).hostname or "").rstrip(".").lower()
-
-
-def host_of(url: str) -> str:
-    """The URL's host, lower-cased, without a trailing dot."""
-    m = SCHEME_NETLOC.match(url)
-    if m is not None:
-        return _host_of_netloc(m.group(2))
-    return (urlsplit(url).hostname or "").rstrip(".").lower()
+def url_path(url: URL | str) -> str:
+    """The matchable path of a URL: path (at least "/") and "?query", percent-normalised."""
+    return as_url(url).path

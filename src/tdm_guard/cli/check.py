@@ -93,7 +93,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _as_json(outcome: Outcome, args: argparse.Namespace) -> str:
     if outcome.decision is not None:
-        return json.dumps(outcome.decision.to_dict(), ensure_ascii=False)
+        record = outcome.decision.to_dict()
+        if outcome.line.strip() != outcome.decision.url:
+            record["input"] = outcome.line.strip()  # the line as given; `url` is canonical
+        return json.dumps(record, ensure_ascii=False)
     return json.dumps({"url": outcome.line, "agent": args.agent, "purpose": args.purpose,
                        "allowed": None, "reasons": [], "policy": None, "error": outcome.error},
                       ensure_ascii=False)

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ..model import DECLARATION, Purpose, Reason
 from ..signals.metadata import MetaValue
-from ..urls import host_of
+from ..urls import URL, as_url
 from .loading import ParsedCache, bundled_policy_dir, load_sources
 from .model import Declaration, DomainMatcher, Licence, normalise_name
 
@@ -84,9 +84,9 @@ class DeclarationSet:
         return next((d for d in self.declarations if d.id == declaration_id), None)
 
     # -- before download: the URL's host ----------------------------------------------
-    def match(self, url: str) -> list[tuple[Declaration, DomainMatcher, str]]:
+    def match(self, url: URL | str) -> list[tuple[Declaration, DomainMatcher, str]]:
         """Declarations whose domain matchers cover the URL's host: (decl, matcher, host)."""
-        host = host_of(url)
+        host = as_url(url).domain
         if not host or not self._by_domain:
             return []
         # The host and each parent domain: a matcher covers its subdomains. Matchers are
@@ -100,11 +100,11 @@ class DeclarationSet:
             candidate = candidate.partition(".")[2]
         return hits
 
-    def reasons(self, url: str, purpose: Purpose = Purpose.TRAIN) -> tuple[Reason, ...]:
+    def reasons(self, url: URL | str, purpose: Purpose = Purpose.TRAIN) -> tuple[Reason, ...]:
         """Domain-matcher reasons for the URL's host (cached per host, purpose and day)."""
         if not self._by_domain:
             return ()
-        key = (host_of(url), purpose, _today())
+        key = (as_url(url).domain, purpose, _today())
         cached = self._host_cache.get(key)
         if cached is None:
             if len(self._host_cache) > 65536:
@@ -112,7 +112,7 @@ class DeclarationSet:
             cached = self._host_cache[key] = tuple(self._reasons(url, purpose))
         return cached
 
-    def _reasons(self, url: str, purpose: Purpose) -> list[Reason]:
+    def _reasons(self, url: URL | str, purpose: Purpose) -> list[Reason]:
         out = []
         for decl, matcher, host in self.match(url):
             blocks = decl.blocks(matcher)
@@ -126,11 +126,12 @@ class DeclarationSet:
         return out
 
     # -- after download: metadata in the content --------------------------------------
-    def content_reasons(self, url: str, values: list[MetaValue],
+    def content_reasons(self, url: URL | str, values: list[MetaValue],
                         purpose: Purpose = Purpose.TRAIN) -> list[Reason]:
         if not values:
             return []
-        host = host_of(url)
+        target = as_url(url)
+        host = target.domain
         out = []
         for decl in self.declarations:
             hits: list[tuple[bool, str]] = []  # (strong, evidence)
@@ -158,7 +159,8 @@ class DeclarationSet:
                             "with a stronger match of the same declaration")
                 elif not strong:
                     note = "corroborated by a stronger match of the same declaration"
-                out.append(self._reason(decl, corroborated, url, f"{evidence}: {decl.label}",
+                out.append(self._reason(decl, corroborated, target.href,
+                                        f"{evidence}: {decl.label}",
                                         note, host, purpose))
         return out
 

@@ -18,7 +18,7 @@ from ..signals.html import MAX_HEAD_BYTES
 from ..signals.robots import MAX_ROBOTS_BYTES
 from ..signals.tdmrep import MAX_TDMREP_BYTES
 from ..stores.sqlite import PolicyCache
-from ..urls import InvalidURL, origin_of, policy_file_urls, validate_url
+from ..urls import URL, InvalidURL, parse_url, policy_file_urls
 from .http import Fetcher
 
 
@@ -84,12 +84,12 @@ class Checker:
     # -- one URL ----------------------------------------------------------------------
     def check(self, line: str) -> Outcome:
         try:
-            url = validate_url(line)
+            url = parse_url(line)
         except InvalidURL as exc:
             return Outcome(line, error=str(exc))
-        return Outcome(line, self._decide(url, self.origin_policy(origin_of(url))))
+        return Outcome(line, self._decide(url, self.origin_policy(url.origin)))
 
-    def _decide(self, url: str, policy: OriginPolicy) -> Decision:
+    def _decide(self, url: URL, policy: OriginPolicy) -> Decision:
         decision = self.evaluator.evaluate(url, policy)
         if not decision.fetch_allowed:
             return decision  # never fetched, whatever else is said
@@ -98,7 +98,7 @@ class Checker:
             decision.unchecked.append(f"page headers and HTML meta: {note}")
             return decision
         assert self.fetcher is not None
-        page = self.fetcher.get(url, MAX_HEAD_BYTES, follow_redirects=False)
+        page = self.fetcher.get(url.href, MAX_HEAD_BYTES, follow_redirects=False)
         if page.error is not None:
             return self.evaluator.evaluate(url, policy, page_note=f"page not read: {page.error}")
         note = None
@@ -116,7 +116,7 @@ class Checker:
         thread; with page fetches each URL is a task on a bounded pool.
         """
         window = max(256, self.workers * 64)
-        pending: deque[tuple[str, str | None, Future]] = deque()
+        pending: deque[tuple[str, URL | None, Future]] = deque()
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="check") as pool:
             for line in lines:
                 pending.append(self._start(line, pool))
@@ -125,19 +125,19 @@ class Checker:
             while pending:
                 yield self._finish(pending.popleft(), on_done)
 
-    def _start(self, line: str, pool: ThreadPoolExecutor) -> tuple[str, str | None, Future]:
+    def _start(self, line: str, pool: ThreadPoolExecutor) -> tuple[str, URL | None, Future]:
         try:
-            url = validate_url(line)
+            url = parse_url(line)
         except InvalidURL as exc:
             failed: Future[Outcome] = Future()
             failed.set_result(Outcome(line, error=str(exc)))
             return line, None, failed
-        origin = self.origin_future(origin_of(url))
+        origin = self.origin_future(url.origin)
         if self.fetch_pages:
             return line, None, pool.submit(self.check, line)
         return line, url, origin
 
-    def _finish(self, item: tuple[str, str | None, Future],
+    def _finish(self, item: tuple[str, URL | None, Future],
                 on_done: Callable[[], None] | None) -> Outcome:
         line, url, future = item
         if url is None:
