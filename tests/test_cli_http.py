@@ -157,7 +157,7 @@ def test_content_usage_and_content_signal_in_robots_and_headers(site, cli, tmp_p
     assert code == 1 and reason(result, "content-signal")["reserved"] is True
     code, (result,), _ = check_json(cli, tmp_path, "--purpose", "search", site.base + "/x")
     assert code == 1 and reason(result, "content-usage")["evidence"] == \
-        "Content-Usage: search=n (search)"
+        "Content-Usage: search=n (search=n)"
 
 
 def test_strict_profile_reads_ai_crawler_blocks_as_a_training_reservation(site, cli, tmp_path):

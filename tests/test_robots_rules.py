@@ -77,6 +77,6 @@ def test_content_usage_and_signal_records_stay_in_their_group():
                              "Content-Usage: train-ai=y\nAllow: /\n")
     bot = robots.statements("content-usage", "bot", include_star=False)
     assert [line.value for line, _ in bot] == ["train-ai=y"]
-    star = robots.statements("content-signal", "other", include_star=False)
+    star = robots.statements("content-signal", "other", include_orphans=True)
     assert [(line.value, group) for line, group in star] == [
         ("search=yes", "*"), ("ai-train=no", "(before any user-agent)")]

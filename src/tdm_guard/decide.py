@@ -145,7 +145,7 @@ class Evaluator:
             reasons += tdm_reasons
         if page is not None:
             reasons += noai.x_robots_tag_reasons(url, page.headers, self.agent)
-            reasons += aipref.header_reasons(url, page.headers)
+            reasons += aipref.header_reasons(url, page.headers, self.profile is Profile.STRICT)
             if head is not None:
                 reasons += noai.robots_meta_reasons(url, head.metas, self.agent)
         reasons += self.declarations.reasons(target, self.purpose)

@@ -21,8 +21,9 @@ Rules implemented, quoted from RFC 9309:
 - §2.5 "Crawlers MUST at least parse the first 500 KiB" (we parse exactly that much).
 - §2.2.4 "Crawlers MAY interpret other records that are not part of the robots.txt protocol
   [...] Parsing of other records MUST NOT interfere with the parsing of explicitly defined
-  records": unknown records (Crawl-delay, Sitemap...) between user-agent lines do not split
-  a group.
+  records": records other than user-agent, allow and disallow (Content-Usage,
+  Content-Signal, Crawl-delay, Sitemap, License, anything unknown) between user-agent lines
+  never split a group; Content-Usage and Content-Signal are kept with the group they are in.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from .patterns import PathPattern
 
 MAX_ROBOTS_BYTES = 500 * 1024
 ROBOTS_PATH = "/robots.txt"
+ORPHAN_GROUP = "(before any user-agent)"  # the group name of records before any group
 
 # Keys we read, with the spellings real files use. Misspelt Disallow variants are accepted
 # (as Google and Protego do): reading them can only make us more careful.
@@ -53,7 +55,6 @@ _KEYS = {
     "content-usage": "content-usage",
     "content-signal": "content-signal",
 }
-_RULE_KEYS = frozenset({"allow", "disallow", "content-usage", "content-signal"})
 _TOKEN_PREFIX = re.compile(r"[A-Za-z_-]*")
 _LINE_SPLIT = re.compile(r"\r\n|\r|\n")
 
@@ -182,19 +183,19 @@ class RobotsTxt:
                     current = Group()
                     groups.append(current)
                 current.agents.append(record)
-            elif record.key in _RULE_KEYS:
+            elif record.key in ("allow", "disallow"):
                 if current is None:
-                    if record.key in ("content-usage", "content-signal"):
-                        orphans.append(record)
                     continue  # Allow/Disallow outside a group bind nobody
                 current.has_rules = True
-                if record.key in ("allow", "disallow"):
-                    if record.value:  # "Disallow:" with no path disallows nothing
-                        current.rules.append(
-                            Rule(record, record.key == "allow", PathPattern(record.value))
-                        )
-                else:
-                    current.statements.append(record)
+                if record.value:  # "Disallow:" with no path disallows nothing
+                    current.rules.append(
+                        Rule(record, record.key == "allow", PathPattern(record.value)))
+            elif current is None:
+                orphans.append(record)  # before any user-agent line: in no group
+            else:
+                # §2.2.4: other records "MUST NOT interfere with the parsing of explicitly
+                # defined records": they never end a run of user-agent lines.
+                current.statements.append(record)
         return cls(groups, orphans, truncated)
 
     # -- group selection -------------------------------------------------------------
@@ -234,19 +235,23 @@ class RobotsTxt:
             return AccessMatch(rule.allow, rule, name, True)
         return AccessMatch(True, None, name, bool(groups))
 
-    def statements(self, kind: str, agent: str, include_star: bool) -> list[tuple[Line, str]]:
+    def statements(self, kind: str, agent: str, include_star: bool = False,
+                   include_orphans: bool = False) -> list[tuple[Line, str]]:
         """Extension records of `kind` that speak to `agent`, each with the group value.
 
-        Orphan records (before any user-agent line) apply to everyone: published examples put
-        Content-Signal there, and reading it can only make us more careful.
+        By the RFC only the groups selected for `agent` speak to it. The strict profile also
+        reads the `*` group's records when the agent has its own group (`include_star`) and
+        records before any user-agent line (`include_orphans`: published examples put
+        Content-Signal there); reading them can only make a decision more careful.
         """
         groups, name = self.select(agent)
         found = [(line, name) for g in groups for line in g.statements if line.key == kind]
         if include_star and name != "*":
             star, _ = self.select("*")
             found += [(line, "*") for g in star for line in g.statements if line.key == kind]
-        found += [(line, "(before any user-agent)") for line in self.orphan_statements
-                  if line.key == kind]
+        if include_orphans:
+            found += [(line, ORPHAN_GROUP) for line in self.orphan_statements
+                      if line.key == kind]
         return found
 
     def agent_values(self) -> Iterable[str]:
