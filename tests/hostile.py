@@ -61,7 +61,10 @@ def cases() -> list[Case]:
                                   "/loop": Resp(302, "", [("Location", "/robots.txt")])},
              "/a", True, "more than 5 redirects"),
         Case("slow-robots.test", {"/robots.txt": Resp(200, "User-agent: *\nAllow: /\n",
-                                                      delay=4)},
+                                                      delay=120)},  # a hang, past any timeout
+             "/a", False, "unreachable"),
+        Case("drip-robots.test", {"/robots.txt": Resp(200, "User-agent: *\nAllow: /\n",
+                                                      drip=0.2)},  # only a deadline ends it
              "/a", False, "unreachable"),
         Case("drop-robots.test", {"/robots.txt": Resp(drop=True)}, "/a", False, "unreachable"),
         Case("random-robots.test", {"/robots.txt": Resp(200, random_bytes)}, "/a", True,

@@ -22,8 +22,9 @@ class Resp:
     status: int = 200
     body: bytes | str = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
-    delay: float = 0.0  # seconds to wait before answering
+    delay: float = 0.0  # seconds to wait before answering (a hang: far past any timeout)
     drop: bool = False  # close the connection without an answer
+    drip: float = 0.0  # send the body one byte every `drip` seconds, until the client leaves
 
     def payload(self) -> bytes:
         return self.body.encode("utf-8") if isinstance(self.body, str) else self.body
@@ -97,6 +98,9 @@ def _handler_for(site: Site) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             body = resp.payload()
+            if resp.drip:
+                self._drip(resp)
+                return
             try:
                 self.send_response(resp.status)
                 names = {k.lower() for k, _ in resp.headers}
@@ -108,6 +112,23 @@ def _handler_for(site: Site) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(body)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (timeouts, size caps): expected in tests
+
+        def _drip(self, resp: Resp) -> None:
+            """A never-ending body, one byte at a time: only a whole-fetch deadline ends it."""
+            try:
+                self.send_response(resp.status)
+                for k, v in resp.headers:
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(10**9))
+                self.end_headers()
+                payload = resp.payload() or b"#"
+                for i in range(10**9):
+                    self.wfile.write(payload[i % len(payload):][:1])
+                    self.wfile.flush()
+                    time.sleep(resp.drip)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            self.close_connection = True
 
         do_HEAD = do_GET
 

@@ -3,13 +3,15 @@ request it sends really goes to, and spellings of one host are one origin."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tdm_guard import Evaluator
 from tdm_guard.fetching.checker import Checker
-from tdm_guard.fetching.http import Fetcher
+from tdm_guard.fetching.http import AsyncFetcher
 from tdm_guard.stores.sqlite import PolicyCache
 from tdm_guard.urls import InvalidURL, parse_url, sent_origin
 
@@ -123,15 +125,14 @@ def test_property_the_consulted_origin_is_the_origin_fetched(recorder, text):
         return  # refused as that line's input error: nothing is fetched
     with recorder.lock:
         recorder.targets.clear()
-    proxies = {"http": recorder.base}
-    fetcher = Fetcher(timeout=5)
-    fetcher.session.proxies.update(proxies)
-    fetcher.session.trust_env = False
-    checker = Checker(Evaluator(), fetcher, PolicyCache(None), fetch_pages=True, workers=1)
+    os.environ["http_proxy"] = recorder.base  # every request goes through the recorder
+    checker = Checker(Evaluator(), AsyncFetcher(timeout=5), PolicyCache(None),
+                      fetch_pages=True, workers=1)
     try:
         outcome = checker.check(text)
     finally:
         checker.close()
+        del os.environ["http_proxy"]
     decision = outcome.decision
     assert decision is not None and decision.url == url.href
     consulted = [r.source for r in decision.reasons if r.signal == "robots"]

@@ -2,7 +2,7 @@
 
 The public API. The core (decisions, signals, declarations, URLs) is imported eagerly and
 does no I/O; the stores that keep policy files and audit records are imported on first use,
-so `import tdm_guard` stays light (no sqlite3, no requests).
+so `import tdm_guard` stays light (no sqlite3, no aiohttp).
 """
 
 from __future__ import annotations

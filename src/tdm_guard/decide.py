@@ -41,7 +41,8 @@ class OriginPolicy:
         return cls(
             origin,
             robots=None if robots is None else RobotsResult.from_response(
-                robots.url, robots.status, robots.body, robots.error, robots.redirects_exhausted),
+                robots.url, robots.status, robots.body, robots.error, robots.redirects_exhausted,
+                robots.truncated),
             tdmrep=None if tdmrep is None else TdmRepFile.from_response(
                 tdmrep.url, tdmrep.status, tdmrep.body,
                 tdmrep.error or ("more than 5 redirects" if tdmrep.redirects_exhausted
@@ -124,7 +125,8 @@ class Evaluator:
                 reasons.append(Reason(
                     TDMREP_FILE, True, origin.tdmrep.url,
                     f"tdmrep.json unreachable ({origin.tdmrep.detail})",
-                    note="fail-closed: an unreadable tdmrep.json is read as a reservation"))
+                    note="fail-closed: an unreadable tdmrep.json is read as a reservation",
+                    failure=True))
             else:  # "allowed" never hides a signal that could not be read
                 unchecked.append(
                     f"tdmrep.json: unreachable ({origin.tdmrep.detail}); read as no file "

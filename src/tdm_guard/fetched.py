@@ -25,6 +25,7 @@ class Fetched:
     truncated: bool = False
     final_url: str = ""
     location: str | None = None  # a redirect that was not followed
+    fetched_at: float = 0.0  # when the fetch started (Unix time)
 
     @property
     def definitive(self) -> bool:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from enum import Enum
+from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 
-class Purpose(str, Enum):
+class Purpose(StrEnum):
     """What the crawler wants to do with the content.
 
     `tdm` is the umbrella ("any mining"): a crawler that declares it must respect every
@@ -34,7 +34,7 @@ ALL_PURPOSES: frozenset[Purpose] = frozenset(Purpose)
 TRAIN: frozenset[Purpose] = frozenset({Purpose.TRAIN})  # statements that speak to training only
 
 
-class Profile(str, Enum):
+class Profile(StrEnum):
     """How far a robots.txt speaks for usage.
 
     `strict` (default): a Disallow aimed at any known AI-training crawler or control token
@@ -93,6 +93,7 @@ class Reason:
     note: str | None = None  # e.g. "superseded by the tdm-reservation header"
     contacts: tuple[str, ...] = ()  # whom to ask for a licence, where the signal names it
     policy: str | None = None  # TDMRep tdm-policy URL carried by this statement
+    failure: bool = False  # a file that could not be read, read conservatively (retry later)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -110,6 +111,8 @@ class Reason:
             out["contacts"] = list(self.contacts)
         if self.policy:
             out["policy"] = self.policy
+        if self.failure:
+            out["failure"] = True
         return out
 
 
@@ -121,7 +124,7 @@ def _now() -> str:
     global _stamp
     second = int(time.time())
     if _stamp[0] != second:
-        _stamp = (second, datetime.fromtimestamp(second, timezone.utc).isoformat())
+        _stamp = (second, datetime.fromtimestamp(second, UTC).isoformat())
     return _stamp[1]
 
 
@@ -140,6 +143,16 @@ class Decision:
     checked_at: str = field(default_factory=_now)
     error: str | None = None
 
+    @classmethod
+    def undecided(cls, url: str, agent: str, purpose: Purpose | str, error: str) -> Decision:
+        """The answer for an input that could not be decided (not a URL, an internal error):
+        `allowed` is null in JSON and `error` says why; it never counts as allowed."""
+        try:
+            purpose = Purpose(purpose)
+        except ValueError:
+            purpose = Purpose.TRAIN
+        return cls(url, agent, purpose, False, error=error)
+
     @property
     def fetch_allowed(self) -> bool:
         """False when robots.txt forbids fetching the URL at all (never fetch, in any mode)."""
@@ -150,7 +163,7 @@ class Decision:
             "url": self.url,
             "agent": self.agent,
             "purpose": self.purpose.value,
-            "allowed": self.allowed,
+            "allowed": None if self.error else self.allowed,
             "reasons": [r.to_dict() for r in self.reasons],
             "policy": self.policy,
             "contacts": self.contacts,

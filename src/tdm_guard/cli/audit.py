@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -213,6 +214,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
     if len(args.paths) > 1 and args.format in ("json", "junit"):
         print(f"tdm-guard audit: --format {args.format} takes one PATH", file=sys.stderr)
         return EXIT_USAGE
+    if args.output:
+        problem = _unwritable(Path(args.output))
+        if problem:
+            print(f"tdm-guard audit: --output {args.output}: {problem}", file=sys.stderr)
+            return EXIT_USAGE
     codes, reports = [], []
     for path in args.paths:
         try:
@@ -230,9 +236,36 @@ def cmd_audit(args: argparse.Namespace) -> int:
                      EXIT_RESERVED if result.failed else EXIT_ALLOWED)
     text = "\n".join(report for _, report in reports)
     if args.output:
-        Path(args.output).write_text(text + "\n", encoding="utf-8")
+        try:
+            _write_atomically(Path(args.output), text + "\n")
+        except OSError as exc:
+            print(f"tdm-guard audit: --output {args.output}: cannot be written: "
+                  f"{exc.strerror or exc}", file=sys.stderr)
+            return EXIT_USAGE
         if args.format != "text":
             print("\n".join(FORMATS["text"](result) for result, _ in reports))
     elif text:
         print(text)
     return max(codes)
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why a report cannot be written to `path`, found before the audit runs."""
+    if path.is_dir():
+        return "is a folder"
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        return f"the folder {folder} does not exist"
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return "not writable"
+    return None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write the report whole or not at all (a temporary file, then a rename)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -7,14 +7,18 @@ that could not be checked (after every valid line has still been answered).
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, TextIO
 
 from ..decide import Evaluator
 from ..fetching.checker import Outcome
-from ..stores.auditlog import AuditLog
+from ..model import Decision
+from ..stores.auditlog import AuditLog, AuditLogError
 from .common import (
     EXIT_ALLOWED,
     EXIT_RESERVED,
@@ -28,22 +32,38 @@ from .inputs import url_lines
 PROGRESS_MIN = 50  # show a progress bar for runs of at least this many URLs, on a terminal
 
 
-def _lines(args: argparse.Namespace) -> Iterator[str]:
-    yield from args.urls
-    if args.input:
-        if args.input == "-":
-            yield from (line for _, line in url_lines(sys.stdin))
-        else:  # undecodable bytes become U+FFFD: that line is reported, the others answered
-            with open(args.input, encoding="utf-8", errors="replace") as stream:
-                yield from (line for _, line in url_lines(stream))
+def _open_input(name: str) -> TextIO:
+    """The --input stream: '-' is stdin; any path that can be opened for reading works
+    (/dev/stdin, a pipe from process substitution). Undecodable bytes become U+FFFD: that
+    line is reported as not a URL, the others are answered."""
+    if name == "-":
+        buffer = getattr(sys.stdin, "buffer", None)
+        if buffer is None:  # stdin replaced by a text stream (embedding, tests)
+            return sys.stdin
+        return io.TextIOWrapper(buffer, encoding="utf-8", errors="replace", newline=None)
+    return open(name, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed by caller
+
+
+def _lines(urls: list[str], stream: TextIO | None) -> Iterator[str]:
+    yield from urls
+    if stream is not None:
+        yield from (line for _, line in url_lines(stream))
+
+
+def _count(name: str | None, urls: list[str]) -> int | None:
+    """How many lines a progress bar expects: known for arguments and regular files only."""
+    if name is None:
+        return len(urls)
+    path = Path(name)
+    if name == "-" or not path.is_file():
+        return None
+    with open(path, encoding="utf-8", errors="replace") as f:
+        return len(urls) + sum(1 for _ in url_lines(f))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     if not args.urls and not args.input:
         print("tdm-guard check: give at least one URL or --input FILE", file=sys.stderr)
-        return EXIT_USAGE
-    if args.input and args.input != "-" and not Path(args.input).is_file():
-        print(f"tdm-guard check: --input {args.input}: no such file", file=sys.stderr)
         return EXIT_USAGE
     if bad_network_options(args):
         return EXIT_USAGE
@@ -53,53 +73,126 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"tdm-guard check: --agent: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    checker = make_checker(args, evaluator, fetch_pages=not args.no_fetch)
-    audit = AuditLog(args.audit_log) if args.audit_log else None
-    lines = list(_lines(args))
-    progress = None
-    if len(lines) >= PROGRESS_MIN and sys.stderr.isatty():
-        from tqdm import tqdm
-
-        progress = tqdm(total=len(lines), file=sys.stderr, unit="url", leave=False)
-    exit_code = EXIT_ALLOWED
-    invalid = False
-    written = 0
+    stream: TextIO | None = None
+    audit: AuditLog | None = None
     try:
-        for outcome in checker.check_many(lines, on_done=progress.update if progress else None):
-            if outcome.error is not None:
-                invalid = True
-            elif outcome.decision is not None and not outcome.decision.allowed:
-                exit_code = EXIT_RESERVED
-            if audit is not None and outcome.decision is not None:
-                audit.write(outcome.decision, action="allowed" if outcome.decision.allowed
-                            else "reserved", tool="tdm-guard check")
-            text = _as_json(outcome, args) if args.json else _as_text(outcome)
-            if progress is not None:
-                progress.write(text, file=sys.stdout)
-            else:
-                sys.stdout.write(text + "\n")
-                written += 1
-                if written % 256 == 0:
-                    sys.stdout.flush()
+        if args.input:
+            stream = _open_input(args.input)
+        if args.audit_log:
+            audit = AuditLog(args.audit_log)
+    except AuditLogError as exc:
+        print(f"tdm-guard check: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"tdm-guard check: --input {args.input}: cannot be read: "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_USAGE
+    checker = make_checker(args, evaluator, fetch_pages=not args.no_fetch)
+    answers = _Answers(args, audit)
+    try:
+        total = _count(args.input, args.urls) if sys.stderr.isatty() else None
+        if total is not None and total >= PROGRESS_MIN:
+            from tqdm import tqdm
+
+            answers.progress = tqdm(total=total, file=sys.stderr, unit="url", leave=False)
+        for outcome in checker.check_many(_lines(args.urls, stream)):
+            answers.give(outcome)
         sys.stdout.flush()
+    except AuditLogError as exc:
+        print(f"tdm-guard check: {exc}; stopped after {answers.given} answers (each of them "
+              "is in the log)", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        _silence_stdout()
+        print(f"tdm-guard check: output closed after {answers.given} answers; the other "
+              "lines were not answered", file=sys.stderr)
+        return EXIT_USAGE
     finally:
-        if progress is not None:
-            progress.close()
+        answers.close()
+        checker.close()
         if audit is not None:
             audit.close()
-        checker.close()
-    return EXIT_USAGE if invalid else exit_code
+        if isinstance(stream, io.TextIOWrapper) and args.input == "-":
+            stream.detach()  # leave sys.stdin itself open
+        elif stream is not None and stream is not sys.stdin:
+            stream.close()
+    return answers.exit_code
 
 
-def _as_json(outcome: Outcome, args: argparse.Namespace) -> str:
+class _Answers:
+    """Writes each outcome: to the audit log first (no answer without its evidence), then
+    to stdout; keeps the exit code."""
+
+    def __init__(self, args: argparse.Namespace, audit: AuditLog | None) -> None:
+        self.args = args
+        self.audit = audit
+        self.progress: Any = None
+        self.given = 0
+        self.reserved = False
+        self.invalid = False
+
+    def give(self, outcome: Outcome) -> None:
+        decision = outcome.decision
+        if decision is None:
+            self.invalid = True
+        elif not decision.allowed:
+            self.reserved = True
+        if self.audit is not None:
+            self.audit.write_line(_audit_line(outcome, self.args))
+        text = _as_json(outcome, self.args) if self.args.json else _as_text(outcome)
+        if self.progress is not None:
+            self.progress.write(text, file=sys.stdout)
+            self.progress.update()
+        else:
+            sys.stdout.write(text + "\n")
+        self.given += 1
+        if self.given % 256 == 0:
+            sys.stdout.flush()
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_USAGE if self.invalid else EXIT_RESERVED if self.reserved else EXIT_ALLOWED
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.close()
+
+
+def _silence_stdout() -> None:
+    """After a closed pipe: point stdout at /dev/null so the interpreter's final flush is
+    quiet (the error is reported once, by us)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+
+
+def _action(decision: Decision) -> str:
+    if not decision.fetch_allowed:
+        return "blocked"
+    return "allowed" if decision.allowed else "reserved"
+
+
+def _audit_line(outcome: Outcome, args: argparse.Namespace) -> bytes:
+    record = {"tool": "tdm-guard check", **_record(outcome, args)}
+    record["action"] = "error" if outcome.decision is None else _action(outcome.decision)
+    return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _record(outcome: Outcome, args: argparse.Namespace) -> dict[str, Any]:
+    """The JSON object of one answer: a decision, or an error with the same fields."""
     if outcome.decision is not None:
         record = outcome.decision.to_dict()
         if outcome.line.strip() != outcome.decision.url:
             record["input"] = outcome.line.strip()  # the line as given; `url` is canonical
-        return json.dumps(record, ensure_ascii=False)
-    return json.dumps({"url": outcome.line, "agent": args.agent, "purpose": args.purpose,
-                       "allowed": None, "reasons": [], "policy": None, "error": outcome.error},
-                      ensure_ascii=False)
+        return record
+    return Decision.undecided(outcome.line.strip(), args.agent, args.purpose,
+                              outcome.error or "not checked").to_dict()
+
+
+def _as_json(outcome: Outcome, args: argparse.Namespace) -> str:
+    return json.dumps(_record(outcome, args), ensure_ascii=False)
 
 
 def _as_text(outcome: Outcome) -> str:
@@ -123,6 +216,9 @@ def _as_text(outcome: Outcome) -> str:
         out.append(f"  TDM policy: {d.policy}")
     if d.contacts:
         out.append("  Ask for a licence: " + ", ".join(d.contacts))
+    elif not d.allowed and all(r.failure for r in d.reasons if r.reserved):
+        out.append("  A policy file could not be read, so this is read as reserved; "
+                   "try again later (nothing here needs a licence).")
     elif not d.allowed:
         out.append("  Ask for a licence: no contact published; see the sources above.")
     return "\n".join(out)

@@ -10,12 +10,13 @@ from pathlib import Path
 from ..decide import Evaluator
 from ..declarations import DeclarationSet
 from ..fetching.checker import Checker
-from ..fetching.http import Fetcher
+from ..fetching.http import AsyncFetcher
 from ..model import Profile, Purpose
 from ..stores.sqlite import PolicyCache, default_cache_path
 from ..stores.validated import load_declarations
 
 EXIT_ALLOWED, EXIT_RESERVED, EXIT_USAGE = 0, 1, 2
+PER_HOST = 4  # connections per host at most: polite to every site, whatever --workers says
 
 
 def network_options(parser: argparse.ArgumentParser) -> None:
@@ -82,7 +83,8 @@ def bad_network_options(args: argparse.Namespace) -> bool:
 
 
 def make_checker(args: argparse.Namespace, evaluator: Evaluator, fetch_pages: bool) -> Checker:
-    fetcher = None if args.offline else Fetcher(timeout=args.timeout, pool_size=args.workers * 2)
+    fetcher = None if args.offline else AsyncFetcher(
+        timeout=args.timeout, connections=args.workers * 2, per_host=PER_HOST)
     return Checker(evaluator, fetcher, open_cache(args), fetch_pages=fetch_pages,
                    workers=args.workers)
 

@@ -11,12 +11,13 @@ module (`check`, `audit`, `policies`).
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from .. import __version__
 from .audit import cmd_audit
 from .check import cmd_check
-from .common import EXIT_ALLOWED, decision_options, network_options, policy_options
+from .common import decision_options, network_options, policy_options
 from .policies import cmd_policies
 
 
@@ -73,14 +74,26 @@ def build_parser() -> argparse.ArgumentParser:
 COMMANDS = {"check": cmd_check, "audit": cmd_audit, "policies": cmd_policies}
 
 
+def _report_warnings() -> None:
+    """Warnings from the outer parts (a cache that failed, ...) are logged; print them once,
+    one line each, on stderr."""
+    logger = logging.getLogger("tdm_guard")
+    if not any(getattr(h, "_tdm_guard", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("tdm-guard: %(levelname)s: %(message)s"))
+        handler._tdm_guard = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _report_warnings()
     try:
         return COMMANDS[args.command](args)
     except KeyboardInterrupt:
+        print("tdm-guard: interrupted; network work stopped", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return EXIT_ALLOWED
 
 
 if __name__ == "__main__":

@@ -1,15 +1,22 @@
 """The standalone checker: fetch each origin's policy files once, then decide per URL.
 
-Fetching (requests) lives here and in `http.py` only; every rule lives in the core.
+All network work runs on one event loop in a background thread (`AsyncFetcher`); decisions
+are made by the core (`decide.Evaluator`). A bulk check answers every line, in input order,
+whatever a server sends or a parser meets: a line that cannot be decided gets an error
+outcome, never a traceback that loses the other answers. `close()` cancels every fetch at
+once (Ctrl-C stops network work immediately).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Coroutine, Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from ..decide import Evaluator, OriginPolicy, PageResponse
 from ..fetched import POLICY_MAX_DECODED, Fetched
@@ -19,7 +26,10 @@ from ..signals.robots import MAX_ROBOTS_BYTES
 from ..signals.tdmrep import MAX_TDMREP_BYTES
 from ..stores.sqlite import PolicyCache
 from ..urls import URL, InvalidURL, parse_url, policy_file_urls
-from .http import Fetcher
+from .http import AsyncFetcher
+
+T = TypeVar("T")
+OFFLINE = "offline and no cached copy younger than 24 h"
 
 
 @dataclass
@@ -31,11 +41,41 @@ class Outcome:
     error: str | None = None
 
 
+class _Loop:
+    """An asyncio event loop on a daemon thread: coroutines in, concurrent Futures out."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True,
+                                       name="tdm-guard-io")
+        self.thread.start()
+
+    def submit(self, coro: Coroutine[Any, Any, T]) -> Future[T]:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+
+    def stop(self, cleanup: Coroutine[Any, Any, None] | None = None) -> None:
+        """Cancel every task, run `cleanup`, stop the loop (waits a few seconds at most)."""
+        async def shutdown() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if cleanup is not None:
+                await cleanup
+
+        if not self.loop.is_running():
+            return
+        with contextlib.suppress(Exception):  # stopping: nothing left to report to
+            asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(timeout=5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
+
+
 class Checker:
     def __init__(
         self,
         evaluator: Evaluator,
-        fetcher: Fetcher | None,
+        fetcher: AsyncFetcher | None,
         cache: PolicyCache,
         fetch_pages: bool = True,
         workers: int = 16,
@@ -45,60 +85,64 @@ class Checker:
         self.cache = cache
         self.fetch_pages = fetch_pages and fetcher is not None
         self.workers = workers
+        self._io = _Loop()
         self._lock = threading.Lock()
-        self._origins: dict[str, Future[OriginPolicy]] = {}
-        # Origins load on their own pool, each fetching robots.txt and tdmrep.json at once on
-        # the files pool; pages go to the check pool. Separate pools: no task ever waits on
-        # a task queued behind it.
-        self._origin_pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="origin")
-        self._files = ThreadPoolExecutor(max_workers=2 * workers, thread_name_prefix="files")
+        self._origin_futures: dict[str, Future[OriginPolicy]] = {}
+        self._origin_tasks: dict[str, asyncio.Task[OriginPolicy]] = {}  # loop thread only
+        self._pages = asyncio.Semaphore(workers)  # used on the loop only
 
     # -- policy files, once per origin per run ---------------------------------------
     def origin_future(self, origin: str) -> Future[OriginPolicy]:
         """The (possibly still loading) policy files of `origin`; loaded once per run."""
         with self._lock:
-            future = self._origins.get(origin)
+            future = self._origin_futures.get(origin)
             if future is None:
-                future = self._origins[origin] = self._origin_pool.submit(
-                    self._load_origin, origin)
+                future = self._origin_futures[origin] = self._io.submit(self._origin(origin))
             return future
 
     def origin_policy(self, origin: str) -> OriginPolicy:
         return self.origin_future(origin).result()
 
-    def _file(self, url: str, max_bytes: int) -> Fetched | None:
+    async def _origin(self, origin: str) -> OriginPolicy:
+        task = self._origin_tasks.get(origin)
+        if task is None:
+            task = self._origin_tasks[origin] = asyncio.ensure_future(self._load_origin(origin))
+        return await asyncio.shield(task)
+
+    async def _file(self, url: str, max_bytes: int) -> Fetched | None:
         cached = self.cache.get(url)
         if cached is not None or self.fetcher is None:
             return cached
-        fetched = self.fetcher.get(url, max_bytes, decoded_limit=POLICY_MAX_DECODED)
+        fetched = await self.fetcher.get(url, max_bytes, decoded_limit=POLICY_MAX_DECODED)
         self.cache.put(url, fetched)
         return fetched
 
-    def _load_origin(self, origin: str) -> OriginPolicy:
+    async def _load_origin(self, origin: str) -> OriginPolicy:
         robots_url, tdmrep_url = policy_file_urls(origin)
-        robots_f = self._files.submit(self._file, robots_url, MAX_ROBOTS_BYTES)
-        tdmrep_f = self._files.submit(self._file, tdmrep_url, MAX_TDMREP_BYTES)
-        return OriginPolicy.from_fetches(origin, robots_f.result(), tdmrep_f.result(),
-                                         "offline and no cached copy younger than 24 h")
+        robots, tdmrep = await asyncio.gather(self._file(robots_url, MAX_ROBOTS_BYTES),
+                                              self._file(tdmrep_url, MAX_TDMREP_BYTES))
+        return OriginPolicy.from_fetches(origin, robots, tdmrep, OFFLINE)
 
     # -- one URL ----------------------------------------------------------------------
     def check(self, line: str) -> Outcome:
-        try:
-            url = parse_url(line)
-        except InvalidURL as exc:
-            return Outcome(line, error=str(exc))
-        return Outcome(line, self._decide(url, self.origin_policy(url.origin)))
+        """Check one line (blocking)."""
+        return next(self.check_many([line]))
 
     def _decide(self, url: URL, policy: OriginPolicy) -> Decision:
         decision = self.evaluator.evaluate(url, policy)
-        if not decision.fetch_allowed:
-            return decision  # never fetched, whatever else is said
-        if not self.fetch_pages:
+        if decision.fetch_allowed:
             note = "offline" if self.fetcher is None else "not fetched (--no-fetch)"
             decision.unchecked.append(f"page headers and HTML meta: {note}")
-            return decision
+        return decision
+
+    async def _check_page(self, url: URL) -> Decision:
+        policy = await self._origin(url.origin)
+        decision = self.evaluator.evaluate(url, policy)
+        if not decision.fetch_allowed:
+            return decision  # never fetched, whatever else is said
         assert self.fetcher is not None
-        page = self.fetcher.get(url.href, MAX_HEAD_BYTES, follow_redirects=False)
+        async with self._pages:
+            page = await self.fetcher.get(url.href, MAX_HEAD_BYTES, follow_redirects=False)
         if page.error is not None:
             return self.evaluator.evaluate(url, policy, page_note=f"page not read: {page.error}")
         note = None
@@ -107,50 +151,64 @@ class Checker:
         response = PageResponse(page.status, page.headers, page.body)
         return self.evaluator.evaluate(url, policy, response, page_note=note)
 
+    # -- many URLs --------------------------------------------------------------------
     def check_many(self, lines: Iterable[str],
                    on_done: Callable[[], None] | None = None) -> Iterator[Outcome]:
-        """Check every line; yield outcomes in input order.
+        """Check every line; yield exactly one outcome per line, in input order.
 
-        Origins are prefetched up to `window` lines ahead. Without page fetches a decision is
+        Lines are read as they come (a stream from stdin is answered as it arrives) and
+        origins are prefetched up to `window` lines ahead. Without page fetches a decision is
         pure computation once its origin is loaded, so it is made here, in the caller's
-        thread; with page fetches each URL is a task on a bounded pool.
+        thread; with page fetches each URL is a task on the event loop.
         """
         window = max(256, self.workers * 64)
         pending: deque[tuple[str, URL | None, Future]] = deque()
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="check") as pool:
-            for line in lines:
-                pending.append(self._start(line, pool))
-                while pending and (len(pending) > window or pending[0][2].done()):
-                    yield self._finish(pending.popleft(), on_done)
-            while pending:
+        for line in lines:
+            pending.append(self._start(line))
+            while pending and (len(pending) > window or pending[0][2].done()):
                 yield self._finish(pending.popleft(), on_done)
+        while pending:
+            yield self._finish(pending.popleft(), on_done)
 
-    def _start(self, line: str, pool: ThreadPoolExecutor) -> tuple[str, URL | None, Future]:
+    def _start(self, line: str) -> tuple[str, URL | None, Future]:
         try:
             url = parse_url(line)
         except InvalidURL as exc:
             failed: Future[Outcome] = Future()
             failed.set_result(Outcome(line, error=str(exc)))
             return line, None, failed
-        origin = self.origin_future(url.origin)
         if self.fetch_pages:
-            return line, None, pool.submit(self.check, line)
-        return line, url, origin
+            return line, None, self._io.submit(self._page_outcome(line, url))
+        return line, url, self.origin_future(url.origin)
+
+    async def _page_outcome(self, line: str, url: URL) -> Outcome:
+        try:
+            return Outcome(line, await self._check_page(url))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - one line's failure never ends the run
+            return Outcome(line, error=_internal(exc))
 
     def _finish(self, item: tuple[str, URL | None, Future],
                 on_done: Callable[[], None] | None) -> Outcome:
         line, url, future = item
-        if url is None:
-            outcome = future.result()
-        else:
-            outcome = Outcome(line, self._decide(url, future.result()))
+        try:
+            if url is None:
+                outcome = future.result()
+            else:
+                outcome = Outcome(line, self._decide(url, future.result()))
+        except Exception as exc:  # noqa: BLE001 - one line's failure never ends the run
+            outcome = Outcome(line, error=_internal(exc))
         if on_done is not None:
             on_done()
         return outcome
 
     def close(self) -> None:
-        self._origin_pool.shutdown(wait=False, cancel_futures=True)
-        self._files.shutdown(wait=False, cancel_futures=True)
-        if self.fetcher is not None:
-            self.fetcher.close()
+        """Cancel every fetch still running, then release the session and the cache."""
+        self._io.stop(self.fetcher.close() if self.fetcher is not None else None)
         self.cache.close()
+
+
+def _internal(exc: Exception) -> str:
+    return (f"could not be checked: {type(exc).__name__}: {str(exc)[:300]} "
+            "(an internal error of tdm-guard; please report it)")

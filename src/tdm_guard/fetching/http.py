@@ -1,125 +1,155 @@
-"""The only network code of the standalone checker: bounded HTTP GETs with requests.
+"""The network code of the standalone commands: bounded HTTP GETs with aiohttp.
 
-Every fetch is bounded: a connect/read timeout and an overall deadline, a byte cap on the
-decoded body (so a gzip bomb stops at the cap: urllib3 decodes incrementally), and at most
-five redirects (RFC 9309 §2.3.1.2 asks for "at least five"). Proxies come from the
-environment (`http_proxy`, `https_proxy`, `no_proxy`), as requests does by default.
+Every fetch is bounded:
+- time: `timeout` seconds per network operation (connect, each read) and a hard deadline of
+  `3 × timeout` for the whole fetch, redirects and body included, so a server that drips one
+  byte at a time cannot hold a run (asyncio cancels the fetch at the deadline);
+- size: at most `max_bytes` of the decoded body are kept; with `decoded_limit` (policy files)
+  a body declared larger, or compressed and decoding to more, is an error, not a file
+  (aiohttp decodes incrementally, so a decompression bomb stops at the limit);
+- redirects: at most five (RFC 9309 §2.3.1.2 asks for "at least five"), followed by hand;
+- header blocks: lines and fields up to 64 KiB and 256 fields (http.client's own limits).
+Proxies come from the environment (`http_proxy`, `https_proxy`, `no_proxy`). The URL sent is
+exactly the canonical URL decided on (`urls.parse_url`): it is not re-encoded.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from urllib.parse import urljoin
 
-import requests
-from requests.adapters import HTTPAdapter
+import aiohttp
+from yarl import URL as YarlURL
 
 from .. import __version__
 from ..fetched import MAX_REDIRECTS, Fetched
 
-__all__ = ["Fetcher"]
+__all__ = ["AsyncFetcher", "DEADLINE_FACTOR"]
 
-CHUNK = 16 * 1024
+DEADLINE_FACTOR = 3  # a whole fetch gets at most this many times the per-operation timeout
+MAX_HEADER_LINE = 64 * 1024
+MAX_HEADERS = 256
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
-class Fetcher:
-    """One requests Session for a whole run, shared by worker threads."""
+class AsyncFetcher:
+    """One aiohttp session for a run; every method runs on one event loop."""
 
     def __init__(self, timeout: float = 10.0, user_agent: str | None = None,
-                 pool_size: int = 16, session: requests.Session | None = None) -> None:
+                 connections: int = 64, per_host: int = 4) -> None:
         self.timeout = timeout
-        self.session = session or requests.Session()
-        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
-        self.session.headers["User-Agent"] = user_agent or f"tdm-guard/{__version__}"
+        self.deadline = timeout * DEADLINE_FACTOR
+        self.user_agent = user_agent or f"tdm-guard/{__version__}"
+        self.connections = connections
+        self.per_host = per_host
+        self._session: aiohttp.ClientSession | None = None
+        # Concurrency is bounded here, not by the connector (whose per-host limit would
+        # count a proxy as the host): at most `connections` fetches, `per_host` per host.
+        # The deadline starts once a fetch has its slots: waiting in our own queue is not
+        # the server's slowness.
+        self._slots = asyncio.Semaphore(connections)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
 
-    def get(self, url: str, max_bytes: int, follow_redirects: bool = True,
-            decoded_limit: int | None = None) -> Fetched:
-        """GET `url`, keeping at most `max_bytes` of the decoded body.
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=0, limit_per_host=0),
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self.timeout,
+                                              sock_read=self.timeout),
+                headers={"User-Agent": self.user_agent},
+                cookie_jar=aiohttp.DummyCookieJar(), trust_env=True,
+                max_line_size=MAX_HEADER_LINE, max_field_size=MAX_HEADER_LINE,
+                max_headers=MAX_HEADERS)
+        return self._session
 
-        With `decoded_limit` (policy files), a body declared larger, or compressed and
-        decoding to more, is an error rather than a truncated file.
-        """
-        deadline = time.monotonic() + self.timeout * 3
+    async def get(self, url: str, max_bytes: int, follow_redirects: bool = True,
+                  decoded_limit: int | None = None) -> Fetched:
+        """GET `url`, keeping at most `max_bytes` of the decoded body; never raises for what
+        the network or the server does (the outcome is in `Fetched.error`)."""
+        host = YarlURL(url, encoded=True).host or ""
+        slot = self._hosts.get(host)
+        if slot is None:
+            slot = self._hosts[host] = asyncio.Semaphore(self.per_host)
+        async with self._slots, slot:
+            return await self._get(url, max_bytes, follow_redirects, decoded_limit)
+
+    async def _get(self, url: str, max_bytes: int, follow_redirects: bool,
+                   decoded_limit: int | None) -> Fetched:
+        started = time.time()
         current = url
-        for _ in range(MAX_REDIRECTS + 1):
-            try:
-                resp = self.session.get(current, timeout=self.timeout, stream=True,
-                                        allow_redirects=False)
-            except requests.Timeout:
-                return Fetched(url, error=f"timeout after {self.timeout:g} s", final_url=current)
-            except requests.RequestException as exc:
-                return Fetched(url, error=f"connection failed ({_short(exc)})", final_url=current)
-            with resp:
-                location = resp.headers.get("location")
-                if resp.is_redirect and location and follow_redirects:
-                    current = urljoin(current, location)
-                    continue
-                headers = list(resp.raw.headers.items())
-                too_big = _too_big(resp, decoded_limit)
-                if too_big:
-                    return Fetched(url, resp.status_code, headers, error=too_big,
-                                   final_url=current)
+        try:
+            async with asyncio.timeout(self.deadline):
+                for _ in range(MAX_REDIRECTS + 1):
+                    fetched, location = await self._once(url, current, max_bytes,
+                                                         follow_redirects, decoded_limit)
+                    if location is None:
+                        fetched.fetched_at = started
+                        return fetched
+                    current = location
+                return Fetched(url, redirects_exhausted=True, final_url=current,
+                               fetched_at=started)
+        except aiohttp.ServerTimeoutError:
+            return Fetched(url, error=f"timeout: no data for {self.timeout:g} s",
+                           final_url=current, fetched_at=started)
+        except TimeoutError:
+            return Fetched(url, error=f"timeout: no complete answer within {self.deadline:g} s",
+                           final_url=current, fetched_at=started)
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            return Fetched(url, error=f"connection failed ({_short(exc)})", final_url=current,
+                           fetched_at=started)
+
+    async def _once(self, url: str, current: str, max_bytes: int, follow_redirects: bool,
+                    decoded_limit: int | None) -> tuple[Fetched, str | None]:
+        session = self._open()
+        async with session.get(YarlURL(current, encoded=True), allow_redirects=False) as resp:
+            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.raw_headers]
+            location = resp.headers.get("Location")
+            target = None
+            if location:
                 try:
-                    body, truncated = _read_bounded(resp, max_bytes, deadline, decoded_limit)
-                except _TooBig as exc:
-                    return Fetched(url, resp.status_code, headers, error=str(exc),
-                                   final_url=current)
-                except TimeoutError:
-                    return Fetched(url, resp.status_code, headers,
-                                   error=f"timeout after {self.timeout:g} s reading the body",
-                                   final_url=current)
-                except requests.RequestException as exc:
-                    return Fetched(url, resp.status_code, headers,
-                                   error=f"connection failed while reading ({_short(exc)})",
-                                   final_url=current)
-                return Fetched(url, resp.status_code, headers, body, truncated=truncated,
-                               final_url=current,
-                               location=urljoin(current, location) if resp.is_redirect else None)
-        return Fetched(url, redirects_exhausted=True, final_url=current)
+                    target = str(resp.url.join(YarlURL(location)))
+                except ValueError:
+                    target = None
+            if resp.status in _REDIRECTS and target and follow_redirects:
+                resp.close()  # the body of a redirect is not read: never reuse the connection
+                return Fetched(url, resp.status, headers, final_url=current), target
+            length = resp.headers.get("Content-Length", "")
+            if decoded_limit is not None and length.isdigit() and int(length) > decoded_limit:
+                resp.close()
+                return Fetched(url, resp.status, headers, final_url=current, error=(
+                    f"declared size {int(length)} bytes is over the {decoded_limit}-byte limit"
+                )), None
+            encoded = resp.headers.get("Content-Encoding", "identity").strip().lower() not in (
+                "", "identity")
+            keep_counting = decoded_limit is not None and encoded
+            chunks: list[bytes] = []
+            kept = size = 0
+            truncated = False
+            async for chunk in resp.content.iter_any():
+                size += len(chunk)
+                if kept < max_bytes:
+                    chunks.append(chunk[: max_bytes - kept])
+                    kept += len(chunks[-1])
+                if size > max_bytes:
+                    truncated = True
+                    if not keep_counting:
+                        break
+                    if size > decoded_limit:  # type: ignore[operator]
+                        resp.close()
+                        return Fetched(url, resp.status, headers, final_url=current, error=(
+                            f"decompressed size over the {decoded_limit}-byte limit")), None
+            if truncated:
+                resp.close()  # the rest is not read: close, never hand the connection on
+            return Fetched(url, resp.status, headers, b"".join(chunks), truncated=truncated,
+                           final_url=current,
+                           location=target if resp.status in _REDIRECTS else None), None
 
-    def close(self) -> None:
-        self.session.close()
-
-
-class _TooBig(Exception):
-    pass
-
-
-def _too_big(resp: requests.Response, limit: int | None) -> str | None:
-    length = resp.headers.get("content-length", "")
-    if limit is not None and length.isdigit() and int(length) > limit:
-        return f"declared size {int(length)} bytes is over the {limit}-byte limit"
-    return None
-
-
-def _read_bounded(resp: requests.Response, max_bytes: int, deadline: float,
-                  decoded_limit: int | None = None) -> tuple[bytes, bool]:
-    """Keep the first `max_bytes` decoded bytes. A compressed body is decoded on (and
-    discarded) up to `decoded_limit` so that a decompression bomb is recognised as one."""
-    encoded = resp.headers.get("content-encoding", "identity").strip().lower() not in (
-        "", "identity")
-    keep_counting = decoded_limit is not None and encoded
-    chunks: list[bytes] = []
-    kept = size = 0
-    truncated = False
-    for chunk in resp.iter_content(CHUNK):
-        size += len(chunk)
-        if kept < max_bytes:
-            chunks.append(chunk[: max_bytes - kept])
-            kept += len(chunks[-1])
-        if size > max_bytes:
-            truncated = True
-            if not keep_counting:
-                break
-            if size > decoded_limit:  # type: ignore[operator]
-                raise _TooBig(f"decompressed size over the {decoded_limit}-byte limit")
-        if time.monotonic() > deadline:
-            raise TimeoutError
-    return b"".join(chunks), truncated
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
 
-def _short(exc: Exception) -> str:
+def _short(exc: BaseException) -> str:
     text = str(exc).split("\n")[0]
-    return f"{type(exc).__name__}: {text[:200]}"
+    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__

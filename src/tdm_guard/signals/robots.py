@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from .patterns import PathPattern
 
@@ -158,8 +158,9 @@ class RobotsTxt:
         self._sorted_rules: dict[str, RuleList] = {}
 
     @classmethod
-    def parse(cls, body: bytes | str) -> RobotsTxt:
-        truncated = False
+    def parse(cls, body: bytes | str, truncated: bool = False) -> RobotsTxt:
+        """Parse the first MAX_ROBOTS_BYTES of `body`. `truncated`: the fetcher stopped at
+        its cap, so the file went on: its last line may be cut and is dropped."""
         if isinstance(body, str):
             body = body.encode("utf-8", "surrogatepass")
         if len(body) > MAX_ROBOTS_BYTES:
@@ -169,7 +170,7 @@ class RobotsTxt:
             body = body[3:]
         text = body.decode("utf-8", "replace")
         lines = _LINE_SPLIT.split(text)
-        if truncated and len(lines) > 1:
+        if truncated:
             lines = lines[:-1]  # the last line was cut mid-way: do not guess its end
         groups: list[Group] = []
         orphans: list[Line] = []
@@ -278,7 +279,7 @@ def _parse_line(number: int, raw: str) -> Line | None:
     return Line(number, canonical, value.strip(), text)
 
 
-class RobotsStatus(str, Enum):
+class RobotsStatus(StrEnum):
     """How the fetch of robots.txt ended (RFC 9309 §2.3.1)."""
 
     PARSED = "parsed"  # 2xx: follow the rules
@@ -298,7 +299,7 @@ class RobotsResult:
     @classmethod
     def from_response(
         cls, url: str, status: int | None, body: bytes | None, error: str | None = None,
-        redirects_exhausted: bool = False,
+        redirects_exhausted: bool = False, truncated: bool = False,
     ) -> RobotsResult:
         """Apply RFC 9309 §2.3.1 to a fetch outcome.
 
@@ -322,7 +323,8 @@ class RobotsResult:
         if status is None:
             return cls(url, RobotsStatus.UNREACHABLE, "no response")
         if 200 <= status < 300:
-            return cls(url, RobotsStatus.PARSED, f"HTTP {status}", RobotsTxt.parse(body or b""))
+            return cls(url, RobotsStatus.PARSED, f"HTTP {status}",
+                       RobotsTxt.parse(body or b"", truncated))
         if status == 429 or status >= 500:
             return cls(url, RobotsStatus.UNREACHABLE, f"HTTP {status}")
         if 400 <= status < 500:

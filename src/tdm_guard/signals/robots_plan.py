@@ -31,7 +31,7 @@ def robots_reasons(result: RobotsResult, agent: str, profile: Profile, path: str
         return [Reason(
             ROBOTS, True, result.url,
             f"robots.txt unreachable ({result.detail}): RFC 9309 §2.3.1.4, the crawler "
-            "MUST assume complete disallow", agent=agent, access=True)]
+            "MUST assume complete disallow", agent=agent, access=True, failure=True)]
     if result.status is RobotsStatus.UNAVAILABLE:
         return [Reason(
             ROBOTS, False, result.url,
