@@ -136,8 +136,8 @@ def settings_findings(data: dict[str, Any]) -> list[Finding]:
 
         try:
             obeyed = setting_bool("ROBOTSTXT_OBEY", settings.get("ROBOTSTXT_OBEY"), False)
-        except SettingError as exc:
-            error("invalid setting", f"{exc}: the crawl will not start", "ROBOTSTXT_OBEY")
+        except SettingError as exc:  # Scrapy's RobotsTxtMiddleware raises on it
+            error("invalid setting", str(exc), "ROBOTSTXT_OBEY")
             obeyed = True  # reported; nothing else can be said about robots.txt
         if not tdm_guard_installed(settings):
             error("tdm-guard not enabled", "tdm-guard is not enabled; add "
