@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -136,3 +137,105 @@ def test_policies_commands(cli, tmp_path):
     assert code == 1
     assert f"{bad}: field id: 'Bad Id' does not match" in err
     assert f"{bad}: field (top level): 'title' is a required property" in err
+
+
+def _without_sony(project):
+    spider = project / "demo" / "spiders" / "news.py"
+    spider.write_text(spider.read_text().replace('        "https://www.sonymusic.com/artists/",\n',
+                                                 ""))
+    return spider
+
+
+def _append_settings(project, text):
+    """Append `text` to settings.py; return the number of its last line."""
+    settings = project / "demo" / "settings.py"
+    settings.write_text(settings.read_text() + text)
+    return settings, len(settings.read_text().splitlines())
+
+
+def _findings(cli, project):
+    code, out, err = cli("audit", str(project), "--no-cache", "--format", "json")
+    return code, json.loads(out)["findings"] if out else [], err
+
+
+@pytest.mark.parametrize("spelling", ["False", '"False"', '"false"', '"0"', "0"])
+def test_any_spelling_of_false_is_flagged_at_its_line(cli, tmp_path, open_site, spelling):
+    project = make_project(tmp_path, open_site.base + "/news/1", enable=True)
+    _without_sony(project)
+    settings, line = _append_settings(
+        project, f"# TDM_GUARD_ENABLED switches tdm-guard off\nTDM_GUARD_ENABLED = {spelling}\n")
+    code, findings, _ = _findings(cli, project)
+    assert code == 1
+    off = [f for f in findings if f["title"] == "tdm-guard switched off"]
+    assert [(f["file"], f["line"]) for f in off] == [(str(settings), line)]
+    assert f"TDM_GUARD_ENABLED = {ast.literal_eval(spelling)!r}" in off[0]["message"]
+
+
+def test_an_unreadable_switch_is_flagged_at_its_line(cli, tmp_path, open_site):
+    project = make_project(tmp_path, open_site.base + "/news/1", enable=True)
+    _without_sony(project)
+    settings, line = _append_settings(project, 'TDM_GUARD_ENABLED = "off"\n')
+    code, findings, _ = _findings(cli, project)
+    assert code == 1
+    (bad,) = [f for f in findings if f["severity"] == "error"]
+    assert (bad["title"], bad["file"], bad["line"]) == ("invalid setting", str(settings), line)
+    assert "TDM_GUARD_ENABLED = 'off' is not a boolean" in bad["message"]
+
+
+def test_a_spider_switching_tdm_guard_off_is_flagged(cli, tmp_path, open_site):
+    project = make_project(tmp_path, open_site.base + "/news/1", enable=True)
+    spider = _without_sony(project)
+    spider.write_text(spider.read_text().replace(
+        '    name = "news"\n',
+        '    name = "news"\n'
+        '    custom_settings = {\n        "TDM_GUARD_ENABLED": "false",\n    }\n'))
+    code, findings, _ = _findings(cli, project)
+    assert code == 1
+    (off,) = [f for f in findings if f["title"] == "tdm-guard switched off"]
+    assert (off["file"], off["line"]) == (str(spider), 7)
+    assert off["message"].startswith("spider news: ")
+
+
+def test_robots_txt_obey_spelled_as_a_string_is_read_as_scrapy_reads_it(cli, tmp_path,
+                                                                        open_site):
+    project = make_project(tmp_path, open_site.base + "/news/1")
+    _without_sony(project)
+    settings = project / "demo" / "settings.py"
+    settings.write_text(settings.read_text().replace("ROBOTSTXT_OBEY = True",
+                                                     'ROBOTSTXT_OBEY = "False"'))
+    code, findings, _ = _findings(cli, project)
+    assert code == 1
+    assert "robots.txt not obeyed" in [f["title"] for f in findings]
+
+
+ROBOTS_MYBOT = "User-agent: *\nAllow: /\n\nUser-agent: MyBot\nDisallow: /news/\n"
+
+
+def test_audit_derives_the_agent_as_the_crawl_does(cli, tmp_path, site):
+    site.add("/robots.txt", Resp(200, ROBOTS_MYBOT))
+    project = make_project(tmp_path, site.base + "/news/1", enable=True)
+    spider = _without_sony(project)
+    _append_settings(project, 'ROBOTSTXT_USER_AGENT = "MyBot/1.0"\n')
+    code, out, _ = cli("audit", str(project), "--no-cache", "--format", "json")
+    (seed,) = json.loads(out)["seeds"]
+    assert code == 1 and seed["decision"]["agent"] == "MyBot"
+    assert seed["decision"]["reasons"][0]["evidence"] == "line 5: Disallow: /news/"
+    # a spider's own agent is the crawl's agent for that spider's seeds
+    spider.write_text(spider.read_text().replace(
+        '    name = "news"\n',
+        '    name = "news"\n    custom_settings = {"ROBOTSTXT_USER_AGENT": "OtherBot/2"}\n'))
+    code, out, _ = cli("audit", str(project), "--no-cache", "--format", "json")
+    (seed,) = json.loads(out)["seeds"]
+    assert code == 0 and seed["decision"]["agent"] == "OtherBot"
+
+
+@pytest.mark.parametrize("setting", ["TDM_GUARD_AGENT", "ROBOTSTXT_USER_AGENT", "USER_AGENT"])
+def test_an_agent_without_a_product_token_is_a_usage_error_naming_the_setting(
+        cli, tmp_path, open_site, setting):
+    project = make_project(tmp_path, open_site.base + "/news/1", enable=True)
+    _without_sony(project)
+    _append_settings(project, f'{setting} = "/1.0"\n')
+    code, out, err = cli("audit", str(project), "--no-cache")
+    assert code == 2 and out == ""
+    assert f"{setting} = '/1.0'" in err and "has no RFC 9309 product token" in err
+    assert len(err.strip().splitlines()) == 1

@@ -48,10 +48,14 @@ def mixed_site(site: Site) -> None:
                              '"recordLabel": {"name": "Columbia Records"}}</script>'))
 
 
-def crawl(tmp_path, start_urls, env=None, **settings):
+def run_crawl(tmp_path, start_urls, env=None, custom_settings=None, start_meta=None,
+              **settings):
+    """Run crawl_script.py on these settings; return the finished process."""
     config = {
         "start_urls": start_urls,
         "output": str(tmp_path / "out.json"),
+        "custom_settings": custom_settings,
+        "start_meta": start_meta or {},
         "settings": {
             "ADDONS": {"scrapy_tdm_guard.TdmGuardAddon": 0},
             "ROBOTSTXT_OBEY": True,
@@ -65,10 +69,16 @@ def crawl(tmp_path, start_urls, env=None, **settings):
             **settings,
         },
     }
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "config.json").write_text(json.dumps(config))
-    proc = subprocess.run([sys.executable, "-W", "error::DeprecationWarning",
+    return subprocess.run([sys.executable, "-W", "error::DeprecationWarning",
                            str(HERE / "crawl_script.py"), str(tmp_path / "config.json")],
                           capture_output=True, text=True, timeout=120, env=env)
+
+
+def crawl(tmp_path, start_urls, env=None, **settings):
+    """A crawl that must finish; returns (items, stats, audit records, log)."""
+    proc = run_crawl(tmp_path, start_urls, env=env, **settings)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((tmp_path / "out.json").read_text())
     audit_path = tmp_path / "audit.jsonl"

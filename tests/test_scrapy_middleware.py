@@ -16,6 +16,7 @@ from scrapy.utils.misc import build_from_crawler  # noqa: E402
 from scrapy.utils.test import get_crawler  # noqa: E402
 
 from scrapy_tdm_guard import TdmGuardAddon, TdmGuardMiddleware  # noqa: E402
+from tdm_guard.scrapy_settings import SettingError  # noqa: E402
 
 ROBOTS = b"User-agent: *\nDisallow: /private/\n"
 
@@ -113,8 +114,20 @@ def test_settings_are_read_once_and_checked():
         make({"TDM_GUARD_MODE": "maybe"})
     mw, _, _ = make({"USER_AGENT": "AcmeBot/2.1 (+https://acme.example)"})
     assert mw.agent == "AcmeBot"
-    mw, _, _ = make({"ROBOTSTXT_USER_AGENT": "acme", "TDM_GUARD_AGENT": "acme-tdm"})
+    mw, _, _ = make({"ROBOTSTXT_USER_AGENT": "acme", "TDM_GUARD_AGENT": "acme-tdm/2"})
     assert mw.agent == "acme-tdm"
+    with pytest.raises(SettingError, match="^ROBOTSTXT_USER_AGENT = '2.0': "):
+        make({"ROBOTSTXT_USER_AGENT": "2.0"})
+
+
+@pytest.mark.parametrize("off", [False, "false", "0", 0])
+def test_disabled_addon_changes_nothing(off):
+    from scrapy.settings import Settings
+
+    settings = Settings({"ROBOTSTXT_OBEY": True, "TDM_GUARD_ENABLED": off})
+    before = settings.getdict("DOWNLOADER_MIDDLEWARES")
+    TdmGuardAddon().update_settings(settings)
+    assert settings.getdict("DOWNLOADER_MIDDLEWARES") == before  # RobotsTxtMiddleware kept
 
 
 def test_addon_replaces_scrapys_robots_middleware():

@@ -1,7 +1,8 @@
 """TdmGuardMiddleware: tdm-guard's decisions inside a Scrapy crawl.
 
-A thin adapter: policy files are fetched through the crawler's engine (so proxies, retries,
-the HTTP cache and politeness apply), turned into the core's sans-IO objects, and every
+A thin adapter: policy files are fetched through the crawler's engine (so proxies, retries
+and politeness apply, but never Scrapy's HTTP cache: how long a policy file is trusted is
+tdm-guard's rule, RFC 9309 §2.4), turned into the core's sans-IO objects, and every
 decision comes from `tdm_guard.Evaluator`, the same code the CLI runs.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter, OrderedDict
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import urljoin, urlsplit
 
@@ -35,7 +37,7 @@ from tdm_guard import (
 )
 from tdm_guard.fetched import MAX_REDIRECTS, POLICY_MAX_DECODED, Fetched
 from tdm_guard.model import Profile, Purpose
-from tdm_guard.scrapy_settings import crawl_agent
+from tdm_guard.scrapy_settings import SettingError, cache_path, crawl_agent, switched_on
 from tdm_guard.signals.html import MAX_HEAD_BYTES
 from tdm_guard.signals.robots import MAX_ROBOTS_BYTES
 from tdm_guard.signals.tdmrep import MAX_TDMREP_BYTES
@@ -63,14 +65,18 @@ class TdmGuardMiddleware:
     Scrapy's RobotsTxtMiddleware."""
 
     def __init__(self, crawler: Crawler) -> None:
+        """Reads every setting once. A setting tdm-guard cannot use raises SettingError (a
+        ValueError naming it), so the crawl stops before any request: NotConfigured would
+        silently run the crawl unprotected. Only TDM_GUARD_ENABLED false disables."""
         settings = crawler.settings
-        if not settings.getbool("TDM_GUARD_ENABLED", True):
-            raise NotConfigured("TDM_GUARD_ENABLED is False")
+        if not switched_on(settings):
+            raise NotConfigured("TDM_GUARD_ENABLED is false")
         self.crawler = crawler
         self.stats = crawler.stats
         self.mode = str(settings.get("TDM_GUARD_MODE", "block")).lower()
         if self.mode not in MODES:
-            raise ValueError(f"TDM_GUARD_MODE must be 'block' or 'tag', not {self.mode!r}")
+            raise SettingError(f"TDM_GUARD_MODE must be 'block' or 'tag', not {self.mode!r}")
+        # the product token (RFC 9309 §2.2.1): "MyBot/1.0" obeys `User-agent: MyBot`
         self.agent = crawl_agent(settings.get("TDM_GUARD_AGENT"),
                                  settings.get("ROBOTSTXT_USER_AGENT"), settings.get("USER_AGENT"))
         purpose = settings.get("TDM_GUARD_PURPOSE", "train")
@@ -78,18 +84,18 @@ class TdmGuardMiddleware:
         try:
             purpose, profile = Purpose(purpose), Profile(profile)
         except ValueError as exc:
-            raise ValueError(f"TDM_GUARD_PURPOSE / TDM_GUARD_PROFILE: {exc}") from exc
+            raise SettingError(f"TDM_GUARD_PURPOSE / TDM_GUARD_PROFILE: {exc}") from None
         declarations = load_declarations(settings.getlist("TDM_GUARD_POLICIES"),
                                          settings.getlist("TDM_GUARD_LICENCES"))
         for error in declarations.errors:
             logger.warning("tdm-guard: policy file skipped: %s", error)
         self.evaluator = Evaluator(self.agent, purpose, profile, declarations,
                                    fail_closed=settings.getbool("TDM_GUARD_FAIL_CLOSED", False))
-        if "TDM_GUARD_CACHE" in settings:
-            cache_path = settings["TDM_GUARD_CACHE"] or None
-        else:
-            cache_path = default_cache_path()
-        self.cache = PolicyCache(cache_path)
+        # None, "None", "", "memory", ...: in memory (scrapy_settings.NO_CACHE); unset: the
+        # CLI's cache file
+        where = cache_path(settings["TDM_GUARD_CACHE"], default_cache_path()) \
+            if "TDM_GUARD_CACHE" in settings else default_cache_path()
+        self.cache = PolicyCache(Path(where).expanduser() if where is not None else None)
         self.timeout = settings.getfloat("TDM_GUARD_TIMEOUT", 10.0)
         audit_path = settings.get("TDM_GUARD_AUDIT_LOG")
         self.audit = AuditLog(audit_path) if audit_path else None
@@ -105,13 +111,18 @@ class TdmGuardMiddleware:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> TdmGuardMiddleware:
-        return cls(crawler)
+        try:
+            return cls(crawler)
+        except SettingError as exc:  # one clear line before Scrapy's traceback
+            logger.error("tdm-guard: the crawl cannot start: %s", exc)
+            raise
 
     # -- before download --------------------------------------------------------------
     async def process_request(self, request: Request) -> None:
-        if _skip(request):
-            if request.meta.get(OPT_OUT_KEY):
-                self.stats.inc_value("tdm_guard/skipped")
+        if _exempt(request):
+            return None
+        if self._opted_out(request):
+            self.stats.inc_value("tdm_guard/skipped")
             return None
         url = self._url(request)
         policy = await self._origin_policy(url.origin)
@@ -125,7 +136,7 @@ class TdmGuardMiddleware:
 
     # -- after download ---------------------------------------------------------------
     async def process_response(self, request: Request, response: Response) -> Response:
-        if _skip(request):
+        if _exempt(request) or request.meta.get(OPT_OUT_KEY):
             return response
         url = self._url(request)
         policy = await self._origin_policy(url.origin)
@@ -160,6 +171,21 @@ class TdmGuardMiddleware:
         self.stats.inc_value("tdm_guard/blocked/invalid-url")
         self._summary["blocked/invalid-url"] += 1
         raise IgnoreRequest(f"tdm-guard: cannot check {request.url}: {why}")
+
+    def _opted_out(self, request: Request) -> bool:
+        """`dont_tdm_guard` holds on the origin of the request it was set on, and on
+        same-origin redirects; Scrapy's redirect middlewares copy meta to every hop, so on
+        the first hop to another origin the opt-out is dropped and that origin decides."""
+        if not request.meta.get(OPT_OUT_KEY):
+            return False
+        chain = request.meta.get("redirect_urls") or ()
+        if chain:
+            first = _origin(chain[0])
+            if first is None or first != _origin(request.url):
+                del request.meta[OPT_OUT_KEY]
+                self.stats.inc_value("tdm_guard/opt_out_dropped")
+                return False
+        return True
 
     def _block(self, decision: Decision, stage: str, why: str) -> None:
         self._record(decision, stage, "blocked")
@@ -229,6 +255,7 @@ class TdmGuardMiddleware:
                               dont_filter=True, meta={
                                   "dont_obey_robotstxt": True, _INTERNAL: True, _CAP: cap,
                                   "dont_redirect": True, "handle_httpstatus_all": True,
+                                  "dont_cache": True,  # freshness is tdm-guard's (24 h)
                                   "download_maxsize": POLICY_MAX_DECODED,
                                   "download_timeout": self.timeout})
             self.stats.inc_value(f"tdm_guard/policy_file/{kind}/requests")
@@ -240,6 +267,13 @@ class TdmGuardMiddleware:
                 return Fetched(url, error=f"{type(exc).__name__}: {exc}".strip(": "))
             finally:
                 self._received.pop(id(request), None)
+            if "cached" in response.flags:  # a cache that ignored dont_cache: of any age
+                self.stats.inc_value(f"tdm_guard/policy_file/{kind}/http_cache_refused")
+                self._summary["policy_file_errors"] += 1
+                logger.warning("tdm-guard: %s came from an HTTP cache that ignores the "
+                               "dont_cache meta key; read as unreachable", current)
+                return Fetched(url, error="served from an HTTP cache (a cache middleware "
+                                          "ignored dont_cache): its age is unknown")
             self.stats.inc_value(f"tdm_guard/policy_file/{kind}/status/{response.status}")
             self._summary["policy_files"] += 1
             location = response.headers.get("Location")
@@ -278,8 +312,16 @@ class TdmGuardMiddleware:
         self.cache.close()
 
 
-def _skip(request: Request) -> bool:
-    return bool(request.meta.get(_INTERNAL) or request.meta.get(OPT_OUT_KEY)) or \
+def _origin(url: str) -> str | None:
+    try:
+        return parse_url(url).origin
+    except InvalidURL:
+        return None
+
+
+def _exempt(request: Request) -> bool:
+    """Our own policy-file requests, and schemes that have no robots.txt (data:, file:)."""
+    return bool(request.meta.get(_INTERNAL)) or \
         urlsplit(request.url).scheme not in ("http", "https")
 
 

@@ -21,7 +21,13 @@ from typing import Any
 from ..decide import Evaluator
 from ..declarations import DeclarationSet
 from ..fetching.checker import Checker, Outcome
-from ..scrapy_settings import crawl_agent, tdm_guard_enabled
+from ..scrapy_settings import (
+    SettingError,
+    crawl_agent,
+    setting_bool,
+    switched_on,
+    tdm_guard_installed,
+)
 from .audit_formats import FORMATS
 from .common import (
     EXIT_ALLOWED,
@@ -107,40 +113,59 @@ def load_project(path: Path) -> dict[str, Any]:
     return data
 
 
-def settings_findings(data: dict[str, Any]) -> list[Finding]:
-    findings = []
-    settings_file, lines = data.get("settings_file"), data.get("settings_lines", {})
-    scopes = [("project settings", data["settings"], settings_file, None)]
-    for spider in data["spiders"]:
-        if spider["custom_settings"]:
-            merged = {**data["settings"], **spider["custom_settings"]}
-            scopes.append((f"spider {spider['name']}", merged, spider["file"], spider))
-    for scope, settings, file, spider in scopes:
-        def line(key: str, spider=spider) -> int | None:
-            return None if spider else lines.get(key)
+SWITCHES = ("ADDONS", "DOWNLOADER_MIDDLEWARES", "TDM_GUARD_ENABLED", "ROBOTSTXT_OBEY",
+            "TDM_GUARD_MODE")
 
-        if spider and not any(k in spider["custom_settings"] for k in (
-                "ADDONS", "DOWNLOADER_MIDDLEWARES", "TDM_GUARD_ENABLED", "ROBOTSTXT_OBEY",
-                "TDM_GUARD_MODE")):
-            continue
-        protected = tdm_guard_enabled(settings)
-        if not protected:
-            key = "TDM_GUARD_ENABLED" if settings.get("TDM_GUARD_ENABLED") is False else "ADDONS"
-            findings.append(Finding(
-                "error", "tdm-guard not enabled",
-                f"{scope}: tdm-guard is not enabled; add "
-                'ADDONS = {"scrapy_tdm_guard.TdmGuardAddon": 0} to settings.py',
-                file, line(key)))
-            if not settings.get("ROBOTSTXT_OBEY"):
-                findings.append(Finding(
-                    "error", "robots.txt not obeyed",
-                    f"{scope}: ROBOTSTXT_OBEY is off and tdm-guard is not enabled: nothing "
-                    "checks robots.txt", file, line("ROBOTSTXT_OBEY")))
-        elif str(settings.get("TDM_GUARD_MODE", "block")).lower() == "tag":
-            findings.append(Finding(
-                "warning", "tag mode",
-                f"{scope}: TDM_GUARD_MODE = 'tag' delivers reserved content to the spider; "
-                "make sure a pipeline routes it", file, line("TDM_GUARD_MODE")))
+
+def settings_findings(data: dict[str, Any]) -> list[Finding]:
+    """Settings that switch protection off, read as the crawl reads them (Scrapy's bool
+    semantics, scrapy_settings), each pointing at the line that sets it."""
+    findings = []
+    project_file, project_lines = data.get("settings_file"), data.get("settings_lines", {})
+    scopes = [("project settings", data["settings"], None)]
+    scopes += [(f"spider {spider['name']}", {**data["settings"], **spider["custom_settings"]},
+                spider) for spider in data["spiders"]
+               if any(k in spider["custom_settings"] for k in SWITCHES)]
+    for scope, settings, spider in scopes:
+        def where(key: str, spider=spider) -> tuple[str | None, int | None]:
+            if spider is None:
+                return project_file, project_lines.get(key)
+            return spider["file"], spider.get("custom_settings_lines", {}).get(key)
+
+        def error(title: str, message: str, key: str, scope=scope) -> None:
+            findings.append(Finding("error", title, f"{scope}: {message}", *where(key)))
+
+        try:
+            obeyed = setting_bool("ROBOTSTXT_OBEY", settings.get("ROBOTSTXT_OBEY"), False)
+        except SettingError as exc:  # Scrapy's RobotsTxtMiddleware raises on it
+            error("invalid setting", str(exc), "ROBOTSTXT_OBEY")
+            obeyed = True  # reported; nothing else can be said about robots.txt
+        if not tdm_guard_installed(settings):
+            error("tdm-guard not enabled", "tdm-guard is not enabled; add "
+                  'ADDONS = {"scrapy_tdm_guard.TdmGuardAddon": 0} to settings.py', "ADDONS")
+        else:
+            try:
+                on = switched_on(settings)
+            except SettingError as exc:
+                error("invalid setting", f"{exc}: the crawl will not start",
+                      "TDM_GUARD_ENABLED")
+                continue
+            if on:
+                if str(settings.get("TDM_GUARD_MODE", "block")).lower() == "tag":
+                    findings.append(Finding(
+                        "warning", "tag mode",
+                        f"{scope}: TDM_GUARD_MODE = 'tag' delivers reserved content to the "
+                        "spider; make sure a pipeline routes it", *where("TDM_GUARD_MODE")))
+                continue
+            error("tdm-guard switched off",
+                  f"TDM_GUARD_ENABLED = {settings.get('TDM_GUARD_ENABLED')!r} switches "
+                  "tdm-guard off: TDMRep, AI-agent groups, Content-Usage and declarations "
+                  "are not checked" + ("" if not obeyed else
+                                       " (Scrapy's RobotsTxtMiddleware still obeys robots.txt)"),
+                  "TDM_GUARD_ENABLED")
+        if not obeyed:
+            error("robots.txt not obeyed", "ROBOTSTXT_OBEY is off and tdm-guard is not "
+                  "enabled: nothing checks robots.txt", "ROBOTSTXT_OBEY")
     for spider in data["spiders"]:
         if spider["dynamic_start"]:
             findings.append(Finding(
@@ -165,7 +190,9 @@ def domain_findings(data: dict[str, Any], declarations: DeclarationSet) -> list[
 
 def run_audit(path: Path, make_checker: Callable[[dict[str, Any]], Checker],
               declarations: DeclarationSet) -> AuditResult:
-    """Audit `path`; `make_checker(project_settings)` builds the checker for its seeds."""
+    """Audit `path`; `make_checker(settings)` builds the checker for seeds crawled with those
+    settings (the project's, merged with a spider's custom_settings for its seeds)."""
+    crawl_settings: list[dict[str, Any]] = []  # per seed
     if path.is_dir():
         if not (path / "scrapy.cfg").is_file():
             raise AuditError(f"{path}: a folder without scrapy.cfg is not a Scrapy project")
@@ -174,17 +201,30 @@ def run_audit(path: Path, make_checker: Callable[[dict[str, Any]], Checker],
         for spider in data["spiders"]:
             result.seeds += [Seed(s["url"], spider["file"], s["line"], spider["name"])
                              for s in spider["start_urls"]]
+            merged = {**data["settings"], **spider["custom_settings"]}
+            crawl_settings += [merged] * len(spider["start_urls"])
         result.findings += settings_findings(data)
         result.findings += domain_findings(data, declarations)
     elif path.is_file():
         result = AuditResult(str(path), "seed list", seeds=read_seed_list(path))
+        crawl_settings = [result.settings] * len(result.seeds)
     else:
         raise AuditError(f"{path}: no such file or folder")
-    checker = make_checker(result.settings)
-    try:
-        result.outcomes = list(checker.check_many([s.url for s in result.seeds]))
-    finally:
-        checker.close()
+    # One checker per distinct agent/purpose/profile, so each seed is decided as its
+    # spider's crawl decides it; answers keep the seeds' order.
+    groups: dict[tuple[tuple[str, str], ...], tuple[dict[str, Any], list[int]]] = {}
+    for index, settings in enumerate(crawl_settings):
+        key = tuple(evaluator_settings(settings).items())
+        groups.setdefault(key, (settings, []))[1].append(index)
+    outcomes: dict[int, Outcome] = {}
+    for settings, indexes in groups.values() or [(result.settings, [])]:
+        checker = make_checker(settings)  # also checks the settings when there is no seed
+        try:
+            answers = checker.check_many([result.seeds[i].url for i in indexes])
+            outcomes.update(zip(indexes, answers, strict=True))
+        finally:
+            checker.close()
+    result.outcomes = [outcomes[i] for i in range(len(result.seeds))]
     return result
 
 

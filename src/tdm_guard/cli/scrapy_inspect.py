@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -51,6 +52,22 @@ def _line_of(path: str | None, needle: str) -> int | None:
     return None
 
 
+def _setting_line(path: str | None, key: str) -> int | None:
+    """The line that sets `key`: the last `KEY = ...` (the one Python keeps) or `"KEY": ...`
+    (a custom_settings entry), never a comment; else the first line naming it."""
+    if not path:
+        return None
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    sets = re.compile(rf"""^(?:{key}\s*(?::[^=]*)?=[^=]|\s*["']{key}["']\s*:)""")
+    found = [n for n, line in enumerate(lines, 1) if sets.match(line)]
+    if found:
+        return found[-1]
+    return next((n for n, line in enumerate(lines, 1) if key in line.split("#", 1)[0]), None)
+
+
 def read_project(project: Path) -> dict:
     os.chdir(project)
     sys.path.insert(0, str(project))
@@ -70,6 +87,7 @@ def read_project(project: Path) -> dict:
         cls = loader.load(name)
         source = inspect.getsourcefile(cls)
         start_urls = [str(u) for u in (getattr(cls, "start_urls", None) or [])]
+        custom = _jsonable(getattr(cls, "custom_settings", None) or {})
         spiders.append({
             "name": name,
             "file": source,
@@ -77,10 +95,11 @@ def read_project(project: Path) -> dict:
             "allowed_domains": [str(d) for d in (getattr(cls, "allowed_domains", None) or [])],
             "dynamic_start": (getattr(cls, "start", None) is not Spider.start
                               or "start_requests" in cls.__dict__),
-            "custom_settings": _jsonable(getattr(cls, "custom_settings", None) or {}),
+            "custom_settings": custom,
+            "custom_settings_lines": {key: _setting_line(source, key) for key in custom},
         })
     values = {key: _jsonable(settings.get(key)) for key in SETTINGS}
-    lines = {key: _line_of(settings_file, key) for key in SETTINGS}
+    lines = {key: _setting_line(settings_file, key) for key in SETTINGS}
     return {"project": str(project), "settings_file": settings_file, "settings": values,
             "settings_lines": lines, "spiders": spiders}
 
