@@ -28,7 +28,7 @@ from ..fetched import Fetched
 
 TTL_SECONDS = 24 * 3600
 SCHEMA = 2  # the table name carries it: an older cache file is simply not read
-_TABLE = f"policy_files_v{SCHEMA}"
+TABLE = f"policy_files_v{SCHEMA}"
 logger = logging.getLogger("tdm_guard.stores")
 
 
@@ -60,9 +60,9 @@ class PolicyCache:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(
-                f"CREATE TABLE IF NOT EXISTS {_TABLE} (url TEXT PRIMARY KEY, status INTEGER,"
+                f"CREATE TABLE IF NOT EXISTS {TABLE} (url TEXT PRIMARY KEY, status INTEGER,"
                 " headers TEXT, body BLOB, sha256 TEXT, redirects_exhausted INTEGER,"
-                " truncated INTEGER, fetched_at REAL)")
+                " truncated INTEGER, fetched_at REAL, final_url TEXT)")
             db.commit()
         except sqlite3.Error:
             db.close()
@@ -92,7 +92,7 @@ class PolicyCache:
             try:
                 row = self._db.execute(
                     f"SELECT status, headers, body, sha256, redirects_exhausted, truncated,"
-                    f" fetched_at FROM {_TABLE} WHERE url = ?", (url,)).fetchone()
+                    f" fetched_at, final_url FROM {TABLE} WHERE url = ?", (url,)).fetchone()
             except sqlite3.Error as exc:
                 self._failed("cannot be read", exc)
                 return None
@@ -112,10 +112,10 @@ class PolicyCache:
                 return
             try:
                 self._db.execute(
-                    f"INSERT OR REPLACE INTO {_TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT OR REPLACE INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (url, fetched.status, json.dumps(fetched.headers), fetched.body,
                      hashlib.sha256(fetched.body).hexdigest(), int(fetched.redirects_exhausted),
-                     int(fetched.truncated), now))
+                     int(fetched.truncated), now, fetched.final_url or url))
                 self._db.commit()
             except sqlite3.Error as exc:
                 self._failed("cannot be written", exc)
@@ -133,7 +133,7 @@ def _row(url: str, row: tuple | None, now: float, ttl: float) -> Fetched | None:
     if row is None:
         return None
     try:
-        status, headers, body, digest, exhausted, truncated, fetched_at = row
+        status, headers, body, digest, exhausted, truncated, fetched_at, final_url = row
         fetched_at = float(fetched_at)
         if not 0 <= now - fetched_at < ttl:
             return None  # stale, or from the future (a wrong clock): fetch again
@@ -143,6 +143,6 @@ def _row(url: str, row: tuple | None, now: float, ttl: float) -> Fetched | None:
         pairs = [(str(k), str(v)) for k, v in json.loads(headers)]
         return Fetched(url, None if status is None else int(status), pairs, body,
                        redirects_exhausted=bool(exhausted), truncated=bool(truncated),
-                       final_url=url, fetched_at=fetched_at)
+                       final_url=str(final_url or url), fetched_at=fetched_at)
     except (TypeError, ValueError):
         return None
