@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,13 +12,43 @@ from servers import Site, serving
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus"
 FIXTURES = Path(__file__).parent / "fixtures"
+CORPUS_MISSING = (f"third-party sample corpus not found at {CORPUS} "
+                  "(it lives beside the checkout, in ../shared/corpus; see README)")
+# Set by .ci/run: any skipped test fails the run (every service and the corpus are there).
+NO_SKIPS = "TDM_GUARD_NO_SKIPS"
 
 
 def corpus_dir() -> Path:
-    """shared/corpus beside the checkout (CI clones main with shared/ beside it)."""
+    """shared/corpus beside the checkout (CI clones main with shared/ beside it); skips the
+    calling test, with a one-line reason, when it is absent."""
     if not CORPUS.is_dir():
-        pytest.skip(f"shared corpus not found at {CORPUS}")
+        pytest.skip(CORPUS_MISSING)
     return CORPUS
+
+
+def corpus_params(paths) -> list:
+    """Parameters for a test over corpus files, made at collection time: the files, or one
+    skipped parameter naming the missing corpus (collection never fails without it)."""
+    if not CORPUS.is_dir():
+        return [pytest.param(None, marks=pytest.mark.skip(reason=CORPUS_MISSING), id="corpus")]
+    return list(paths())
+
+
+_skipped: list[str] = []
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+        _skipped.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if os.environ.get(NO_SKIPS) and _skipped and exitstatus == 0:
+        session.exitstatus = 1
+        print(f"\n{NO_SKIPS} is set and {len(_skipped)} tests were skipped:", file=sys.stderr)
+        for line in _skipped[:50]:
+            print(f"  {line}", file=sys.stderr)
 
 
 @pytest.fixture(autouse=True)

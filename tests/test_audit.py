@@ -53,7 +53,8 @@ def test_project_without_protection_and_with_a_reserved_seed(cli, tmp_path, open
     code, out, err = cli("audit", str(project), "--no-cache")
     assert code == 1, err
     assert "ERROR: project settings: tdm-guard is not enabled" in out
-    assert "RESERVED https://www.sonymusic.com/artists/ [news]" in out
+    # no network here: its robots.txt is unreachable (BLOCKED), and Sony's declaration reserves
+    assert "BLOCKED  https://www.sonymusic.com/artists/ [news]" in out
     assert "aitrainingpermission@sonymusic.com" in out
     assert f"allowed  {open_site.base}/news/1 [news]" in out
     assert open_site.count("/robots.txt") == 1
@@ -64,8 +65,8 @@ def test_github_annotations_point_at_the_spider_line(cli, tmp_path, open_site):
     code, out, _ = cli("audit", str(project), "--no-cache", "--format", "github")
     assert code == 1
     spider_file = project / "demo" / "spiders" / "news.py"
-    (annotation,) = [line for line in out.splitlines() if "reserved seed" in line]
-    assert annotation.startswith(f"::error file={spider_file},line=9,title=tdm-guard%3A reserved")
+    (annotation,) = [line for line in out.splitlines() if "blocked seed" in line]
+    assert annotation.startswith(f"::error file={spider_file},line=9,title=tdm-guard%3A blocked")
     assert "declaration: www.sonymusic.com matches domain sonymusic.com" in annotation
     assert "not enabled" not in out
 
@@ -102,7 +103,7 @@ def test_seed_list_junit_and_invalid_lines(cli, tmp_path, open_site):
     failing = [c for c in suite.iter("testcase") if c.find("failure") is not None]
     assert failing[0].get("name").endswith("/private/x") and failing[0].get("line") == "3"
     assert "line 2: Disallow: /private/" in failing[0].find("failure").text
-    assert "RESERVED" in out  # the text summary still goes to stdout
+    assert "BLOCKED" in out  # the text summary still goes to stdout
 
 
 def test_seed_list_github_annotation_names_the_line(cli, tmp_path, open_site):
@@ -110,7 +111,7 @@ def test_seed_list_github_annotation_names_the_line(cli, tmp_path, open_site):
     seeds.write_text(f"{open_site.base}/ok\n\n{open_site.base}/private/x\n")
     code, out, _ = cli("audit", str(seeds), "--no-cache", "--format", "github")
     assert code == 1
-    assert f"::error file={seeds},line=3,title=tdm-guard%3A reserved seed::" in out
+    assert f"::error file={seeds},line=3,title=tdm-guard%3A blocked seed::" in out
 
 
 def test_unreadable_configurations_exit_2_with_a_clear_message(cli, tmp_path):
@@ -239,3 +240,40 @@ def test_an_agent_without_a_product_token_is_a_usage_error_naming_the_setting(
     assert code == 2 and out == ""
     assert f"{setting} = '/1.0'" in err and "has no RFC 9309 product token" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_blocked_and_reserved_seeds_are_told_apart_with_the_deciding_group(cli, tmp_path, site):
+    site.add("/robots.txt", Resp(200, "User-agent: GPTBot\nDisallow: /\n\n"
+                                      "User-agent: *\nDisallow: /private/\n"))
+    seeds = tmp_path / "seeds.txt"
+    seeds.write_text(f"{site.base}/private/1\n{site.base}/news/1\n")
+    code, out, _ = cli("audit", str(seeds), "--no-cache")
+    assert code == 1
+    assert "2 seeds, 1 blocked, 1 reserved, 0 invalid" in out
+    assert f"BLOCKED  {site.base}/private/1" in out
+    assert "robots [the group for *]: line 5: Disallow: /private/" in out
+    assert f"RESERVED {site.base}/news/1" in out
+    assert "robots [the group for GPTBot, inferred under the strict profile]: line 2" in out
+    code, out, _ = cli("audit", str(seeds), "--no-cache", "--format", "github")
+    assert "title=tdm-guard%3A blocked seed" in out and "title=tdm-guard%3A reserved seed" in out
+    code, out, _ = cli("audit", str(seeds), "--no-cache", "--format", "junit")
+    assert 'message="blocked: ' in out and 'message="reserved: ' in out
+
+
+@pytest.mark.parametrize("fmt", ["text", "github", "json", "junit"])
+def test_paths_are_relative_to_the_repository_root_in_every_format(cli, tmp_path, site,
+                                                                    monkeypatch, fmt):
+    site.add("/robots.txt", Resp(200, "User-agent: *\nDisallow: /private/\n"))
+    repo = tmp_path / "repo"
+    (repo / "crawls").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    seeds = repo / "crawls" / "seeds.txt"
+    seeds.write_text(f"{site.base}/private/1\n")
+    monkeypatch.chdir(repo / "crawls")  # run from a subfolder, name the file as a user would
+    code, out, _ = cli("audit", "seeds.txt", "--no-cache", "--format", fmt)
+    assert code == 1
+    assert "crawls/seeds.txt" in out and str(seeds) not in out
+    if fmt == "github":
+        assert "::error file=crawls/seeds.txt,line=1," in out
+    if fmt == "text":
+        assert "at crawls/seeds.txt:1" in out

@@ -9,7 +9,7 @@ from protego import Protego
 from tdm_guard.signals.patterns import normalize
 from tdm_guard.signals.robots import RobotsTxt
 
-from conftest import corpus_dir
+from conftest import corpus_dir, corpus_params
 
 AGENTS = ["*", "GPTBot", "tdm-guard", "Googlebot", "CCBot", "ClaudeBot", "bingbot"]
 # file -> why Protego 0.7 answers differently (docs/standards.md, "Protego gaps").
@@ -41,7 +41,8 @@ def test_manifest_lists_95_files():
     assert len(robots_files()) == 95
 
 
-@pytest.mark.parametrize("path", robots_files(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", corpus_params(robots_files),
+                         ids=lambda p: getattr(p, "name", "corpus"))
 def test_parses_and_agrees_with_protego(path):
     body = path.read_bytes()
     robots = RobotsTxt.parse(body)

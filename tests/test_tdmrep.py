@@ -4,7 +4,7 @@ import pytest
 
 from tdm_guard.signals.tdmrep import TdmRepFile, header_layer, layered_reasons, meta_layer
 
-from conftest import corpus_dir
+from conftest import corpus_dir, corpus_params
 
 INVALID = {"janpetrlik.com", "koji-blog", "tuspe", "vibeslop.ceo", "byron", "maikfigura.de",
            "protocol-engineering-spec"}
@@ -22,7 +22,8 @@ def test_corpus_has_21_valid_and_7_invalid_files():
     assert set(names) >= INVALID
 
 
-@pytest.mark.parametrize("path", well_known_files(), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", corpus_params(well_known_files),
+                         ids=lambda p: getattr(p, "name", "corpus"))
 def test_real_files_get_the_spec_answer(path):
     name = path.name.removesuffix(".tdmrep.json")
     parsed = TdmRepFile.parse("https://x/.well-known/tdmrep.json", path.read_bytes())

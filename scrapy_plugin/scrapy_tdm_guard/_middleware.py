@@ -25,6 +25,7 @@ from twisted.internet.defer import Deferred, DeferredList
 from tdm_guard import (
     TTL_SECONDS,
     AuditLog,
+    AuditLogError,
     Decision,
     Evaluator,
     InvalidURL,
@@ -98,7 +99,12 @@ class TdmGuardMiddleware:
         self.cache = PolicyCache(Path(where).expanduser() if where is not None else None)
         self.timeout = settings.getfloat("TDM_GUARD_TIMEOUT", 10.0)
         audit_path = settings.get("TDM_GUARD_AUDIT_LOG")
-        self.audit = AuditLog(audit_path) if audit_path else None
+        try:
+            self.audit = AuditLog(audit_path) if audit_path else None
+        except AuditLogError as exc:
+            logger.error("tdm-guard: TDM_GUARD_AUDIT_LOG: %s", exc)
+            raise
+        self._audit_failed = ""
         # Loaded origins, least recently used first; re-read after 24 h (RFC 9309 §2.4) and
         # at most TDM_GUARD_MAX_ORIGINS kept (an evicted origin reloads, from the cache).
         self._origins: OrderedDict[str, tuple[OriginPolicy, float]] = OrderedDict()
@@ -198,8 +204,23 @@ class TdmGuardMiddleware:
     def _record(self, decision: Decision, stage: str, action: str) -> None:
         self.stats.inc_value(f"tdm_guard/{action}")
         self._summary[action] += 1
-        if self.audit is not None:
+        if self._audit_failed:
+            raise IgnoreRequest(f"tdm-guard: no audit log ({self._audit_failed}): "
+                                f"{decision.url}")
+        if self.audit is None:
+            return
+        try:
             self.audit.write(decision, stage=stage, action=action, mode=self.mode)
+        except AuditLogError as exc:
+            # The audit log is the evidence: without it nothing more is fetched or delivered.
+            self.audit = None
+            self.stats.inc_value("tdm_guard/audit_log/errors")
+            logger.error("tdm-guard: %s; closing the spider (every decision so far is in "
+                         "the log)", exc)
+            self._audit_failed = str(exc)
+            deferred_from_coro(self.crawler.engine.close_spider_async(
+                reason="tdm_guard_audit_log_failed"))
+            raise IgnoreRequest(f"tdm-guard: no audit log ({exc}): {decision.url}") from None
 
     # -- policy files, once per origin, every waiter gets the real answer -----------------
     async def _origin_policy(self, origin: str) -> OriginPolicy:
@@ -281,7 +302,8 @@ class TdmGuardMiddleware:
                 current = urljoin(current, location.decode("latin-1"))
                 continue
             fetched = Fetched(url, response.status, _header_list(response), response.body[:cap],
-                              final_url=current)
+                              truncated=len(response.body) > cap, final_url=current,
+                              fetched_at=time.time())
             self.cache.put(url, fetched)
             return fetched
         fetched = Fetched(url, redirects_exhausted=True, final_url=current)

@@ -23,6 +23,7 @@ from .urls import URL, InvalidURL, origin_of, parse_url  # noqa: E402
 # Outer parts, loaded on first access: name -> module.
 _LAZY = {
     "AuditLog": "tdm_guard.stores.auditlog",
+    "AuditLogError": "tdm_guard.stores.auditlog",
     "PolicyCache": "tdm_guard.stores.sqlite",
     "default_cache_path": "tdm_guard.stores.sqlite",
     "TTL_SECONDS": "tdm_guard.stores.sqlite",
@@ -43,6 +44,7 @@ __all__ = [
     "TTL_SECONDS",
     "URL",
     "AuditLog",
+    "AuditLogError",
     "Decision",
     "DeclarationSet",
     "Evaluator",

@@ -225,7 +225,43 @@ def run_audit(path: Path, make_checker: Callable[[dict[str, Any]], Checker],
         finally:
             checker.close()
     result.outcomes = [outcomes[i] for i in range(len(result.seeds))]
+    _relative_to_repository(result, path)
     return result
+
+
+def repository_root(path: Path) -> Path:
+    """The git work tree that holds `path` (where CI annotations are anchored), else the
+    current folder."""
+    folder = path if path.is_dir() else path.parent
+    try:
+        proc = subprocess.run(["git", "-C", str(folder.resolve()), "rev-parse",
+                               "--show-toplevel"], capture_output=True, text=True, timeout=30,
+                              check=False)
+        if proc.returncode == 0 and proc.stdout.strip():
+            return Path(proc.stdout.strip()).resolve()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return Path.cwd().resolve()
+
+
+def _relative_to_repository(result: AuditResult, path: Path) -> None:
+    """Every file a finding or seed names, relative to the repository root (GitHub anchors
+    annotations there; the same paths in every format)."""
+    root = repository_root(path)
+
+    def rel(name: str | None) -> str | None:
+        if not name:
+            return name
+        full = Path(name).resolve()
+        try:
+            return full.relative_to(root).as_posix()
+        except ValueError:
+            return str(full)  # outside the repository: kept whole
+
+    for seed in result.seeds:
+        seed.file = rel(seed.file)
+    for finding in result.findings:
+        finding.file = rel(finding.file)
 
 
 def evaluator_settings(result_settings: dict[str, Any]) -> dict[str, str]:

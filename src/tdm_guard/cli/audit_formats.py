@@ -7,17 +7,39 @@ import xml.etree.ElementTree as ET
 from typing import TYPE_CHECKING
 
 from ..fetching.checker import Outcome
+from ..model import Reason
 
 if TYPE_CHECKING:
     from .audit import AuditResult, Seed
+
+
+def state(outcome: Outcome) -> str:
+    """INVALID (not checked), BLOCKED (robots.txt forbids fetching it: never fetch),
+    RESERVED (a reservation binds the purpose), or allowed."""
+    decision = outcome.decision
+    if decision is None:
+        return "INVALID"
+    if not decision.fetch_allowed:
+        return "BLOCKED"
+    return "allowed" if decision.allowed else "RESERVED"
+
+
+def _reason(r: Reason) -> str:
+    """One reserving reason: its signal, the robots.txt group that decided, and whether the
+    reservation is inferred (strict profile) rather than stated."""
+    where = ""
+    if r.signal == "robots" and r.agent:
+        where = f" [the group for {r.agent}" + (
+            ", inferred under the strict profile]" if (r.note or "").startswith("inferred")
+            else "]")
+    return f"{r.signal}{where}: {r.evidence}"
 
 
 def _why(outcome: Outcome) -> str:
     if outcome.error is not None:
         return outcome.error
     assert outcome.decision is not None
-    reasons = [f"{r.signal}: {r.evidence}" for r in outcome.decision.reasons if r.reserved]
-    text = "; ".join(reasons)
+    text = "; ".join(_reason(r) for r in outcome.decision.reasons if r.reserved)
     if outcome.decision.contacts:
         text += " (ask: " + ", ".join(outcome.decision.contacts) + ")"
     return text
@@ -29,24 +51,24 @@ def _where(seed: Seed) -> str:
     return seed.file or ""
 
 
+def _counts(result: AuditResult) -> str:
+    states = [state(o) for o in result.outcomes]
+    return (f"{len(result.seeds)} seeds, {states.count('BLOCKED')} blocked, "
+            f"{states.count('RESERVED')} reserved, {states.count('INVALID')} invalid")
+
+
 def format_text(result: AuditResult) -> str:
-    out = [f"tdm-guard audit of {result.kind} {result.path}: {len(result.seeds)} seeds, "
-           f"{len(result.reserved)} reserved, {len(result.invalid)} invalid, "
+    out = [f"tdm-guard audit of {result.kind} {result.path}: {_counts(result)}, "
            f"{sum(f.severity == 'error' for f in result.findings)} setting errors"]
     for finding in result.findings:
         where = f" ({finding.file}{':' + str(finding.line) if finding.line else ''})" \
             if finding.file else ""
         out.append(f"  {finding.severity.upper()}: {finding.message}{where}")
     for seed, outcome in zip(result.seeds, result.outcomes, strict=True):
-        if outcome.error is not None:
-            state = "INVALID "
-        elif outcome.decision is not None and not outcome.decision.allowed:
-            state = "RESERVED"
-        else:
-            state = "allowed "
+        verdict = state(outcome)
         spider = f" [{seed.spider}]" if seed.spider else ""
-        line = f"  {state} {seed.url}{spider}"
-        if state != "allowed ":
+        line = f"  {verdict:<8} {seed.url}{spider}"
+        if verdict != "allowed":
             line += f"\n      {_why(outcome)}" + (f"\n      at {_where(seed)}" if seed.file else "")
         out.append(line)
     out.append("FAILED" if result.failed else "OK")
@@ -58,6 +80,7 @@ def format_json(result: AuditResult) -> str:
         "path": result.path, "kind": result.kind, "failed": result.failed,
         "findings": [f.__dict__ for f in result.findings],
         "seeds": [{"url": s.url, "file": s.file, "line": s.line, "spider": s.spider,
+                   "state": state(o).lower(),
                    "decision": o.decision.to_dict() if o.decision else None, "error": o.error}
                   for s, o in zip(result.seeds, result.outcomes, strict=True)],
     }, ensure_ascii=False, indent=2)
@@ -85,12 +108,14 @@ def format_github(result: AuditResult) -> str:
     """GitHub Actions workflow commands: one annotation per finding and per reserved seed."""
     out = [_annotation("error" if f.severity == "error" else "warning", f"tdm-guard: {f.title}",
                        f.message, f.file, f.line) for f in result.findings]
-    for seed, outcome in result.reserved + result.invalid:
-        title = "tdm-guard: invalid seed" if outcome.error else "tdm-guard: reserved seed"
+    for seed, outcome in zip(result.seeds, result.outcomes, strict=True):
+        verdict = state(outcome)
+        if verdict == "allowed":
+            continue
+        title = f"tdm-guard: {verdict.lower()} seed"
         out.append(_annotation("error", title, f"{seed.url}: {_why(outcome)}", seed.file,
                                seed.line))
-    out.append(f"tdm-guard audit: {len(result.seeds)} seeds, {len(result.reserved)} reserved, "
-               f"{len(result.invalid)} invalid; {'FAILED' if result.failed else 'OK'}")
+    out.append(f"tdm-guard audit: {_counts(result)}; {'FAILED' if result.failed else 'OK'}")
     return "\n".join(out)
 
 
@@ -108,8 +133,9 @@ def format_junit(result: AuditResult) -> str:
                 case.set("line", str(seed.line))
         if outcome.error is not None:
             ET.SubElement(case, "error", message=outcome.error)
-        elif outcome.decision is not None and not outcome.decision.allowed:
-            failure = ET.SubElement(case, "failure", message=f"reserved: {seed.url}")
+        elif state(outcome) != "allowed":
+            failure = ET.SubElement(case, "failure",
+                                    message=f"{state(outcome).lower()}: {seed.url}")
             failure.text = _why(outcome)
     config = ET.SubElement(suites, "testsuite", name="configuration",
                            tests=str(max(1, len(result.findings))),

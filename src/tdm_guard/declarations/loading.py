@@ -140,10 +140,21 @@ def _validated(path: Path, cache: ParsedCache | None) -> dict:
     cached = cache.get(key) if cache is not None else None
     if cached is not None:
         return cached
-    data = _check(path, _read_yaml(path, raw))
-    data = json.loads(json.dumps(data, default=str))  # dates as strings, as cached
+    data = _check(path, _plain(_read_yaml(path, raw)))
     if cache is not None:
         cache.put(key, data)
+    return data
+
+
+def _plain(data: object) -> object:
+    """YAML's own types as the schema sees them: an unquoted date (`valid_from: 2026-01-01`)
+    is its ISO string, as if it had been quoted; keys become strings."""
+    if isinstance(data, dict):
+        return {str(_plain(k)): _plain(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_plain(v) for v in data]
+    if isinstance(data, (dt.date, dt.datetime)):
+        return data.isoformat()
     return data
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import queue
 import threading
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator
@@ -156,19 +157,31 @@ class Checker:
                    on_done: Callable[[], None] | None = None) -> Iterator[Outcome]:
         """Check every line; yield exactly one outcome per line, in input order.
 
-        Lines are read as they come (a stream from stdin is answered as it arrives) and
-        origins are prefetched up to `window` lines ahead. Without page fetches a decision is
-        pure computation once its origin is loaded, so it is made here, in the caller's
-        thread; with page fetches each URL is a task on the event loop.
+        Lines are read on their own thread as they come, so a stream (stdin, a pipe) is
+        answered while it is still open: an answer is yielded as soon as it and every answer
+        before it are ready. Origins are prefetched up to `window` lines ahead. Without page
+        fetches a decision is pure computation once its origin is loaded, so it is made here,
+        in the caller's thread; with page fetches each URL is a task on the event loop.
         """
         window = max(256, self.workers * 64)
+        incoming = _read_ahead(lines, window)
         pending: deque[tuple[str, URL | None, Future]] = deque()
-        for line in lines:
-            pending.append(self._start(line))
-            while pending and (len(pending) > window or pending[0][2].done()):
+        ended = False
+        while True:
+            while pending and (pending[0][2].done() or len(pending) >= window or ended):
                 yield self._finish(pending.popleft(), on_done)
-        while pending:
-            yield self._finish(pending.popleft(), on_done)
+            if ended:
+                return
+            try:  # wait for a line, but never while an answer is ready to go out
+                item = incoming.get(timeout=0.05 if pending else None)
+            except queue.Empty:
+                continue
+            if item is _END:
+                ended = True
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                pending.append(self._start(item))
 
     def _start(self, line: str) -> tuple[str, URL | None, Future]:
         try:
@@ -207,6 +220,27 @@ class Checker:
         """Cancel every fetch still running, then release the session and the cache."""
         self._io.stop(self.fetcher.close() if self.fetcher is not None else None)
         self.cache.close()
+
+
+_END = object()
+
+
+def _read_ahead(lines: Iterable[str], limit: int) -> queue.Queue:
+    """Iterate `lines` on a daemon thread into a bounded queue, then `_END` (or the error
+    that ended the input). A daemon thread: a read blocked on stdin never holds up exit."""
+    out: queue.Queue = queue.Queue(maxsize=limit)
+
+    def read() -> None:
+        try:
+            for line in lines:
+                out.put(line)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consuming thread
+            out.put(exc)
+            return
+        out.put(_END)
+
+    threading.Thread(target=read, daemon=True, name="tdm-guard-input").start()
+    return out
 
 
 def _internal(exc: Exception) -> str:
