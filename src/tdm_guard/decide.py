@@ -178,8 +178,8 @@ class Evaluator:
             unchecked.append(f"page headers and HTML meta: {page_note}")
         found = None
         if page is not None and page.file is not None:
-            found = files.read_file(url, page.body, page.content_type, page.name,
-                                    page.partial, self.trust_anchors)
+            found = files.read_file(page.name or url, page.body, page.content_type,
+                                    page.name, page.partial, self.trust_anchors)
             unchecked += found.unchecked
 
         tdm_reasons, policy = tdmrep.layered_reasons(

@@ -165,14 +165,14 @@ class DeclarationSet:
         return out
 
     # -- RSL licences the team holds --------------------------------------------------
-    def licensed_rsl(self, reasons: list[Reason], url: str,
+    def licensed_rsl(self, reasons: list[Reason], url: URL | str,
                      purpose: Purpose = Purpose.TRAIN) -> list[Reason]:
         """RSL reasons, with those of a document a held licence names (field `rsl`) turned
         into `reserved: false` within the licence's dates, domains and purposes."""
         held = [lic for lic in self.licences if lic.rsl]
         if not held:
             return reasons
-        host, today = host_of(url), _today()
+        host, today = as_url(url).domain, _today()
         out = []
         for reason in reasons:
             if reason.reserved and reason.signal == RSL:
