@@ -274,3 +274,12 @@ def with_document_notes(reasons: list[Reason], found: FileFindings) -> list[Reas
     signal = found.document[0]
     return [replace(r, note="; ".join([*found.document_notes, *([r.note] if r.note else [])]))
             if r.signal == signal else r for r in reasons]
+
+
+def body_cap(body: bytes, content_type: str, max_file_bytes: int = MAX_FILE_BYTES,
+             head_limit: int = 512 * 1024) -> int:
+    """How many bytes of a response the readers take: a file's `max_file_bytes`, or an HTML
+    head's `head_limit` (for callers that hold the whole body, such as Scrapy)."""
+    if "html" not in content_type.lower() and sniff(body[:1024], content_type) is not None:
+        return max_file_bytes
+    return head_limit
