@@ -19,6 +19,15 @@ def corpus_dir() -> Path:
     return CORPUS
 
 
+@pytest.fixture
+def media() -> Path:
+    """shared/corpus/media (the sample files of issue 12), read in place; skips without it."""
+    folder = corpus_dir() / "media"
+    if not folder.is_dir():
+        pytest.skip(f"media corpus not found at {folder}")
+    return folder
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
     """No proxy from the machine, and a private cache directory for every test."""

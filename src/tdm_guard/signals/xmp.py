@@ -56,6 +56,8 @@ def parse_xmp(data: bytes) -> XmpPacket:
     if len(data) > MAX_XMP_BYTES:
         return XmpPacket(problem=f"XMP packet of {len(data)} bytes is over the "
                                  f"{MAX_XMP_BYTES}-byte limit; not read")
+    if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
+        return XmpPacket(problem="XMP refused: it declares a DTD or entities (never expanded)")
     data = _packet(data)
     try:
         from defusedxml import DefusedXmlException
