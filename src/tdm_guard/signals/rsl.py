@@ -271,9 +271,9 @@ def _reserved(licence: RslLicence, server: str | None) -> tuple[frozenset[Purpos
     reserved = set(_expand(licence.prohibits))
     if licence.permits is not None:
         permitted = _expand(licence.permits)
+        # (not `tdm` itself: a reason naming tdm binds every purpose; a tdm crawler is
+        # bound by every reason anyway)
         reserved |= {p for p in _NAMED if p not in permitted}
-        if Purpose.TDM not in permitted:
-            reserved.add(Purpose.TDM)  # only `all` permits any mining
     needs_licence = server is not None or (licence.payment is not None
                                            and licence.payment not in FREE_PAYMENTS)
     if needs_licence:
