@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 
-import mediafiles as mf
 import pytest
 
 from tdm_guard import Evaluator, OriginPolicy, PageResponse, TdmRepFile
 from tdm_guard.declarations import DeclarationSet
 from tdm_guard.model import Purpose
 from tdm_guard.signals import files, iptc
+
+import mediafiles as mf
 
 pytest.importorskip("PIL")
 pytest.importorskip("pypdf")

@@ -157,13 +157,16 @@ def _png_metadata_end(data: bytes) -> tuple[int | None, bool]:
     return None, jumbf
 
 
-def enough(prefix: bytes, content_type: str = "", head_limit: int = 512 * 1024) -> bool:
+def enough(prefix: bytes, content_type: str = "", head_limit: int = 512 * 1024,
+           file_limit: int = MAX_FILE_BYTES) -> bool:
     """True once `prefix` (the first bytes of a download) holds what the readers need: an
-    HTML head's first `head_limit` bytes, or a JPEG/PNG's metadata when it carries no C2PA
-    manifest. Other files are read to the cap."""
+    HTML head's first `head_limit` bytes, a file's first `file_limit`, or sooner a JPEG/PNG's
+    metadata when it carries no C2PA manifest."""
     kind = sniff(prefix[:1024], content_type)
     if kind is None:
         return len(prefix) >= head_limit
+    if len(prefix) >= file_limit:
+        return True
     if kind is JPEG:
         end, jumbf = _jpeg_metadata_end(prefix)
         return end is not None and not jumbf and len(prefix) >= end + 64
