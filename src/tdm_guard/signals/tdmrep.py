@@ -1,12 +1,17 @@
 """W3C TDM Reservation Protocol (TDMRep), Community Group Final Report of 10 May 2024.
 
-Three layers, combined as the report's "Processing priority" section says:
+Four layers (file, header, HTML meta, EPUB/PDF metadata), combined as the report's
+"Processing priority" section says:
 
   "A TDM Agent MUST check the presence of a TDM file on the origin server before it starts
   scraping the content [...]. The values of tdm-reservation and tdm-policy found in this
   header supercede any value inferred from a TDM file [...]. The values [...] found here
-  [HTML meta] supercede previous values. [...] At every step, the absence of tdm-reservation
-  and tdm-policy MUST not reset current values."
+  [HTML meta] supercede previous values. A TDM Agent MUST check the presence of TDM Metadata
+  in every EPUB or PDF file fetched from the Web server. The values of tdm:reservation and
+  tdm:policy found here supercede previous values. At every step, the absence of
+  tdm-reservation and tdm-policy MUST not reset current values."
+
+(The EPUB and PDF layer is read by `signals/epub.py` and `signals/pdf.py`.)
 
 Property values: "1: TDM rights are reserved", "0: TDM rights are not reserved", "Other values
 are considered protocol errors. In such a case the TDM Agents MUST consider that
