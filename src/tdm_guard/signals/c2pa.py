@@ -137,6 +137,9 @@ def _entry_reason(source: str, manifest: str, label: str, key: str, entry: objec
     if purposes is None:
         notes.append("a custom entry: not a standard purpose; not read")
         return Reason(C2PA, False, source, evidence, note="; ".join(notes))
+    if state.startswith("manifest Invalid") or state.startswith("manifest unvalidated"):
+        notes.append("the manifest does not validate: a reservation it states counts all "
+                     "the same, an allowance never lifts another signal")
     if use == "allowed":
         reserved = False
     elif use == "notAllowed":
@@ -169,5 +172,4 @@ def _state_note(store: dict, partial: bool) -> str:
         return "manifest Trusted: signature verifies and the signer is on the trust list"
     if state == "Valid":
         return f"manifest Valid{shown}: signature verifies; the signer is on no trust list"
-    return (f"manifest {state}{shown}: a stated wish of the rights holder counts even when "
-            "the manifest does not validate")
+    return f"manifest {state}{shown}"
