@@ -4,6 +4,7 @@ the checker. Every message a command prints goes to stderr with a `tdm-guard` pr
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -18,6 +19,9 @@ from ..stores.validated import load_declarations
 
 EXIT_ALLOWED, EXIT_RESERVED, EXIT_USAGE = 0, 1, 2
 PER_HOST = 4  # connections per host at most: polite to every site, whatever --workers says
+# pypdf logs its repairs of broken PDFs as warnings; the commands report what could not be
+# read in `unchecked` instead of printing the parser's chatter.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
 def network_options(parser: argparse.ArgumentParser) -> None:

@@ -93,8 +93,9 @@ def manifest_reasons(source: str, data: bytes, mime: str, partial: bool = False,
                 "c2pa: the file refers to a remote manifest"
                 + (f" ({url.group(0)})" if url else "") + " that is not fetched")
         elif "could not be parsed" in text or "not supported" in text.lower():
+            hint = " (only the first part of the file was read)" if partial else ""
             result.unchecked.append(f"c2pa: the {mime or 'file'} container could not be read "
-                                    f"by the C2PA SDK ({text})")
+                                    f"by the C2PA SDK ({text}){hint}")
         else:
             result.unchecked.append(f"c2pa: manifest could not be read ({type(exc).__name__}: "
                                     f"{text})")

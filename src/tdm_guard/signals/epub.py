@@ -53,7 +53,8 @@ def read_epub(source: str, data: bytes, partial: bool = False) -> EpubResult:
         archive = zipfile.ZipFile(io.BytesIO(data))
         names = archive.namelist()
     except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
-        hint = " (only the first part of the file was read)" if partial else ""
+        hint = " (only the first part of the file was read: raise --max-file-bytes)" \
+            if partial else ""
         result.unchecked.append(f"tdmrep-epub: not a readable EPUB (zip) archive: {exc}{hint}")
         return result
     if len(names) > MAX_ENTRIES:

@@ -71,8 +71,8 @@ def read_pdf(source: str, data: bytes, partial: bool = False) -> PdfResult:
     result = PdfResult()
     xmp, problem = pdf_xmp(data)
     if problem is not None:
-        hint = " (only the first part of the file was read)" if partial and \
-            problem != INSTALL_HINT else ""
+        hint = " (only the first part of the file was read: raise --max-file-bytes)" \
+            if partial and problem != INSTALL_HINT else ""
         result.unchecked.append(f"tdmrep-pdf: {problem}{hint}")
         return result
     if xmp is None:
