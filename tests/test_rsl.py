@@ -260,3 +260,31 @@ def test_check_unreachable_licence_is_unchecked_or_fail_closed(site, cli, tmp_pa
     code, out, _ = cli("check", "--json", "--no-fetch", "--no-cache", "--fail-closed",
                        site.base + "/x")
     assert code == 1
+
+
+def test_scrapy_reads_robots_license_and_link_headers_once(site, tmp_path):
+    pytest.importorskip("scrapy")
+    from test_scrapy_e2e import crawl
+
+    site.add("/robots.txt", Resp(200, f"License: {site.base}/license.xml\n\nUser-agent: *\n"
+                                      "Allow: /\n"))
+    site.add("/license.xml", Resp(200, '<rsl xmlns="https://rslstandard.org/rsl"><content '
+                                       'url="/train/"><license><prohibits type="usage">ai-train'
+                                       "</prohibits></license></content></rsl>"))
+    site.add("/page.xml", Resp(200, '<rsl xmlns="https://rslstandard.org/rsl"><content '
+                                    'url="/"><license><permits type="usage">search</permits>'
+                                    "</license></content></rsl>"))
+    html = "<html><head></head><body>x</body></html>"
+    for path in ("/train/a", "/train/b", "/open/a"):
+        site.add(path, Resp(200, html, [("Content-Type", "text/html")]))
+    site.add("/linked", Resp(200, html, [("Content-Type", "text/html"), (
+        "Link", '</page.xml>; rel="license"; type="application/rsl+xml"')]))
+    site.add("/linked2", Resp(200, html, [("Content-Type", "text/html"), (
+        "Link", '</page.xml>; rel="license"; type="application/rsl+xml"')]))
+    urls = [site.base + p for p in ("/train/a", "/train/b", "/open/a", "/linked", "/linked2")]
+    items, stats, audit, _ = crawl(tmp_path, urls, TDM_GUARD_AGENT="mybot")
+    assert sorted(i["url"] for i in items) == [site.base + "/open/a"]
+    assert site.count("/train/a") == 0 and site.count("/train/b") == 0  # before download
+    assert site.count("/license.xml") == 1 and site.count("/page.xml") == 1
+    assert stats["tdm_guard/policy_file/rsl/requests"] == 2
+    assert stats["tdm_guard/blocked/rsl"] == 4
