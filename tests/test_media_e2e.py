@@ -164,3 +164,32 @@ def test_without_the_media_extra_file_signals_are_unchecked(served, tmp_path):
     assert "tdmrep-pdf: install tdm-guard[media]" in pdf["unchecked"]
     assert epub["allowed"] is False  # EPUB needs only the standard library
     assert proc.returncode == 1
+
+
+def test_huge_and_hostile_files_keep_memory_bounded(tmp_path):
+    """A 48 MiB PDF, a JPEG whose segments never end and a PNG of endless chunks, all over the
+    16 MiB cap: check reads at most the cap, answers, and stays small."""
+    import re
+
+    mb = 1024 * 1024
+    huge_pdf = b"%PDF-1.7\n" + b"0" * (48 * mb)
+    endless_jpeg = b"\xff\xd8" + (b"\xff\xe1\xff\xff" + b"x" * 65533) * 400  # 25 MiB of APP1
+    endless_png = b"\x89PNG\r\n\x1a\n" + (b"\x00\x00\xff\xf4tEXt" + b"y" * 65524
+                                          + b"\x00\x00\x00\x00") * 400
+    site = Site()
+    site.add("/huge.pdf", Resp(200, huge_pdf, [("Content-Type", "application/pdf")]))
+    site.add("/endless.jpg", Resp(200, endless_jpeg, [("Content-Type", "image/jpeg")]))
+    site.add("/endless.png", Resp(200, endless_png, [("Content-Type", "image/png")]))
+    with serving(site):
+        proc = subprocess.run(
+            [sys.executable, str(HERE / "run_measured.py"), "check", "--json", "--no-cache",
+             *[site.base + p for p in ("/huge.pdf", "/endless.jpg", "/endless.png")]],
+            capture_output=True, text=True, timeout=120,
+            env={**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg")})
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
+    pdf, jpeg, png = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert any("first part" in u for u in pdf["unchecked"])
+    for result in (jpeg, png):
+        assert result["allowed"] is True and "error" not in result
+    rss_mb = int(re.search(r"VMHWM_KB=(\d+)", proc.stderr).group(1)) / 1024
+    assert rss_mb < 250, rss_mb
