@@ -102,7 +102,11 @@ class PageResponse:
         return list(dict.fromkeys(found))[:rsl.MAX_DOCUMENTS]
 
     def with_licences(self, fetched: list[Fetched]) -> PageResponse:
-        return replace(self, licences=tuple(_rsl_documents(fetched)))
+        page = replace(self, licences=tuple(_rsl_documents(fetched)))
+        for name in ("file", "head"):  # the same body: keep what was already read of it
+            if name in self.__dict__:
+                page.__dict__[name] = self.__dict__[name]
+        return page
 
     @property
     def content_type(self) -> str:
