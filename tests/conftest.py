@@ -51,6 +51,15 @@ def pytest_sessionfinish(session, exitstatus):
             print(f"  {line}", file=sys.stderr)
 
 
+@pytest.fixture
+def media() -> Path:
+    """shared/corpus/media (the sample files of issue 12), read in place; skips without it."""
+    folder = corpus_dir() / "media"
+    if not folder.is_dir():
+        pytest.skip(f"media corpus not found at {folder}")
+    return folder
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
     """No proxy from the machine, and a private cache directory for every test."""

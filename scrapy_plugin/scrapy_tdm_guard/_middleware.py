@@ -39,10 +39,14 @@ from tdm_guard import (
 from tdm_guard.fetched import MAX_REDIRECTS, POLICY_MAX_DECODED, Fetched
 from tdm_guard.model import Profile, Purpose
 from tdm_guard.scrapy_settings import SettingError, cache_path, crawl_agent, switched_on
+from tdm_guard.signals.files import MAX_FILE_BYTES, body_cap
 from tdm_guard.signals.html import MAX_HEAD_BYTES
 from tdm_guard.signals.robots import MAX_ROBOTS_BYTES
+from tdm_guard.signals.rsl import MAX_RSL_BYTES
 from tdm_guard.signals.tdmrep import MAX_TDMREP_BYTES
 from tdm_guard.urls import URL, policy_file_urls, sent_origin
+
+from ._licences import LicenceDocuments
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
@@ -90,8 +94,14 @@ class TdmGuardMiddleware:
                                          settings.getlist("TDM_GUARD_LICENCES"))
         for error in declarations.errors:
             logger.warning("tdm-guard: policy file skipped: %s", error)
+        anchors = settings.get("TDM_GUARD_TRUST_ANCHORS")
         self.evaluator = Evaluator(self.agent, purpose, profile, declarations,
-                                   fail_closed=settings.getbool("TDM_GUARD_FAIL_CLOSED", False))
+                                   fail_closed=settings.getbool("TDM_GUARD_FAIL_CLOSED", False),
+                                   trust_anchors=_read_text(anchors) if anchors else None)
+        # a file's first bytes read for its embedded reservations (the CLI's --max-file-bytes)
+        self.max_file_bytes = settings.getint("TDM_GUARD_MAX_FILE_BYTES", MAX_FILE_BYTES)
+        self.licences = LicenceDocuments(
+            lambda url: self._fetch_file(url, MAX_RSL_BYTES, "rsl"), lambda: _clock())
         # None, "None", "", "memory", ...: in memory (scrapy_settings.NO_CACHE); unset: the
         # CLI's cache file
         where = cache_path(settings["TDM_GUARD_CACHE"], default_cache_path()) \
@@ -146,7 +156,14 @@ class TdmGuardMiddleware:
             return response
         url = self._url(request)
         policy = await self._origin_policy(url.origin)
-        page = PageResponse(response.status, _header_list(response), response.body[:MAX_HEAD_BYTES])
+        headers = _header_list(response)
+        cap = body_cap(response.body, response.headers.get("Content-Type", b"").decode(
+            "latin-1"), self.max_file_bytes, MAX_HEAD_BYTES)
+        page = PageResponse(response.status, headers, response.body[:cap],
+                            partial=len(response.body) > cap)
+        licence_urls = page.licence_urls(url.href)
+        if licence_urls:
+            page = page.with_licences(await self.licences.get_all(licence_urls))
         decision = self.evaluator.evaluate(url, policy, page)
         request.meta[META_KEY] = decision
         if not decision.allowed:
@@ -262,7 +279,9 @@ class TdmGuardMiddleware:
             deferred_from_coro(self._fetch_file(tdmrep_url, MAX_TDMREP_BYTES, "tdmrep")),
         ], fireOnOneErrback=True, consumeErrors=True)
         (_, robots), (_, tdm) = await maybe_deferred_to_future(both)
-        return OriginPolicy.from_fetches(origin, robots, tdm)
+        policy = OriginPolicy.from_fetches(origin, robots, tdm)
+        urls = policy.licence_urls()  # robots.txt License: lines (RSL), read before any page
+        return policy.with_licences(await self.licences.get_all(urls)) if urls else policy
 
     async def _fetch_file(self, url: str, cap: int, kind: str) -> Fetched:
         cached = self.cache.get(url)
@@ -332,6 +351,11 @@ class TdmGuardMiddleware:
         if self.audit is not None:
             self.audit.close()
         self.cache.close()
+
+
+def _read_text(path: str) -> str:
+    with open(path, encoding="ascii") as stream:
+        return stream.read()
 
 
 def _origin(url: str) -> str | None:

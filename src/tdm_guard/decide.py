@@ -12,12 +12,13 @@ in `declarations/`, and URLs are split by `urls`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from .declarations import DeclarationSet
 from .fetched import Fetched
 from .model import TDMREP_FILE, Decision, Profile, Purpose, Reason
-from .signals import aipref, html, metadata, noai, tdmrep
+from .signals import aipref, files, html, metadata, noai, rsl, tdmrep
 from .signals.robots import RobotsResult, agent_token
 from .signals.robots_plan import robots_reasons
 from .signals.tdmrep import TdmRepFile
@@ -32,6 +33,17 @@ class OriginPolicy:
     robots: RobotsResult | None = None
     tdmrep: TdmRepFile | None = None
     not_consulted: str = ""  # why robots.txt / tdmrep.json were not consulted
+    licences: tuple[rsl.RslDocument, ...] = ()  # RSL documents named by robots.txt License:
+
+    def licence_urls(self) -> list[str]:
+        """The RSL documents robots.txt names (`License:`, every agent), to fetch once."""
+        if self.robots is None or self.robots.robots is None:
+            return []
+        values = [line.value for line in self.robots.robots.licences]
+        return rsl.robots_licence_urls(self.robots.url, values)[:rsl.MAX_DOCUMENTS]
+
+    def with_licences(self, fetched: list[Fetched]) -> OriginPolicy:
+        return replace(self, licences=tuple(_rsl_documents(fetched)))
 
     @classmethod
     def from_fetches(cls, origin: str, robots: Fetched | None, tdmrep: Fetched | None,
@@ -64,7 +76,37 @@ class PageResponse:
 
     status: int | None
     headers: list[tuple[str, str]] = field(default_factory=list)
-    body: bytes = b""  # at most the first html.MAX_HEAD_BYTES
+    body: bytes = b""  # an HTML head's first html.MAX_HEAD_BYTES, or a file's first bytes
+    partial: bool = False  # `body` is the first part of a larger response
+    licences: tuple[rsl.RslDocument, ...] = ()  # RSL documents this response links to
+    name: str = ""  # a local file's name (inspect), for the file kind
+
+    @cached_property
+    def file(self) -> files.FileKind | None:
+        """The file kind of the body (None for HTML, text and unknown bodies)."""
+        if "html" in self.content_type:
+            return None
+        return files.sniff(self.body, self.content_type, self.name)
+
+    @cached_property
+    def head(self) -> html.Head | None:
+        if self.file is None and ("html" in self.content_type or not self.content_type):
+            return html.scan_head(self.body)
+        return None
+
+    def licence_urls(self, url: str) -> list[str]:
+        """The RSL documents this response names (Link header, HTML <link>), to fetch."""
+        found = rsl.link_header_urls(url, self.headers)
+        if self.head is not None:
+            found += rsl.html_link_urls(url, self.head.links)
+        return list(dict.fromkeys(found))[:rsl.MAX_DOCUMENTS]
+
+    def with_licences(self, fetched: list[Fetched]) -> PageResponse:
+        page = replace(self, licences=tuple(_rsl_documents(fetched)))
+        for name in ("file", "head"):  # the same body: keep what was already read of it
+            if name in self.__dict__:
+                page.__dict__[name] = self.__dict__[name]
+        return page
 
     @property
     def content_type(self) -> str:
@@ -84,11 +126,14 @@ class Evaluator:
         profile: Profile | str = Profile.STRICT,
         declarations: DeclarationSet | None = None,
         fail_closed: bool = False,
+        trust_anchors: str | None = None,
     ) -> None:
         """`fail_closed`: read an unreachable tdmrep.json (5xx, 429, timeout, network error)
-        as a reservation. TDMRep says such a server "does not implement this protocol"
-        (unset); the switch is for teams whose lawyers prefer the cautious reading."""
+        or RSL licence document as a reservation. TDMRep says such a server "does not
+        implement this protocol" (unset); the switch is for teams whose lawyers prefer the
+        cautious reading. `trust_anchors`: PEM certificates for C2PA `Trusted`."""
         self.fail_closed = fail_closed
+        self.trust_anchors = trust_anchors
         self.agent = agent_token(agent)  # "MyBot/1.0" is the group `User-agent: MyBot`
         self.purpose = Purpose(purpose)
         self.profile = Profile(profile)
@@ -132,19 +177,32 @@ class Evaluator:
                     f"tdmrep.json: unreachable ({origin.tdmrep.detail}); read as no file "
                     "(TDMRep), --fail-closed reads it as a reservation")
 
-        head = None
-        if page is not None and ("html" in page.content_type or not page.content_type):
-            head = html.scan_head(page.body)
+        head = page.head if page is not None else None
         if page_note:
             unchecked.append(f"page headers and HTML meta: {page_note}")
+        found = None
+        if page is not None and page.file is not None:
+            found = files.read_file(page.name or url, page.body, page.content_type,
+                                    page.name, page.partial, self.trust_anchors)
+            unchecked += found.unchecked
 
         tdm_reasons, policy = tdmrep.layered_reasons(
             url, origin.tdmrep, path,
             tdmrep.header_layer(page.headers) if page else None,
             tdmrep.meta_layer(head.metas) if head else None,
+            found.document if found else None,
         )
         if tdm_reasons:
-            reasons += tdm_reasons
+            reasons += files.with_document_notes(tdm_reasons, found) if found else tdm_reasons
+        if found is not None:
+            reasons += found.reasons
+        docs = list(origin.licences) + (list(page.licences) if page else [])
+        if head is not None:
+            docs += [rsl.RslDocument.parse(f"{url} (inline RSL)", text) for text in head.rsl]
+        if docs:
+            rsl_reasons, rsl_unchecked = rsl.licence_reasons(url, path, docs, self.fail_closed)
+            reasons += self.declarations.licensed_rsl(rsl_reasons, url, self.purpose)
+            unchecked += rsl_unchecked
         if page is not None:
             reasons += noai.x_robots_tag_reasons(url, page.headers, self.agent)
             reasons += aipref.header_reasons(url, page.headers, self.profile is Profile.STRICT)
@@ -166,6 +224,12 @@ class Evaluator:
                 allowed = False
                 contacts += [c for c in r.contacts if c not in contacts]
         return Decision(url, self.agent, purpose, allowed, relevant, policy, contacts, unchecked)
+
+
+def _rsl_documents(fetched: list[Fetched]) -> list[rsl.RslDocument]:
+    return [rsl.RslDocument.from_response(
+        f.url, f.status, f.body, f.error or ("more than 5 redirects" if f.redirects_exhausted
+                                             else None)) for f in fetched]
 
 
 __all__ = ["Evaluator", "OriginPolicy", "PageResponse"]

@@ -61,6 +61,12 @@ NOAI_META = "noai-meta"
 CONTENT_USAGE = "content-usage"
 CONTENT_SIGNAL = "content-signal"
 DECLARATION = "declaration"
+# Reservations inside files, and RSL licences (issue 12)
+TDMREP_EPUB = "tdmrep-epub"
+TDMREP_PDF = "tdmrep-pdf"
+IPTC = "iptc"
+C2PA = "c2pa"
+RSL = "rsl"
 SIGNALS: tuple[str, ...] = (
     ROBOTS,
     TDMREP_FILE,
@@ -71,6 +77,11 @@ SIGNALS: tuple[str, ...] = (
     CONTENT_USAGE,
     CONTENT_SIGNAL,
     DECLARATION,
+    TDMREP_EPUB,
+    TDMREP_PDF,
+    IPTC,
+    C2PA,
+    RSL,
 )
 
 

@@ -26,6 +26,7 @@ from .common import (
     bad_network_options,
     declarations,
     make_checker,
+    trust_anchors,
 )
 from .inputs import url_lines
 
@@ -68,8 +69,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     if bad_network_options(args):
         return EXIT_USAGE
     try:
+        anchors = trust_anchors(args)
+    except ValueError as exc:
+        print(f"tdm-guard check: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
         evaluator = Evaluator(args.agent, args.purpose, args.profile, declarations(args),
-                              fail_closed=args.fail_closed)
+                              fail_closed=args.fail_closed, trust_anchors=anchors)
     except ValueError as exc:
         print(f"tdm-guard check: --agent: {exc}", file=sys.stderr)
         return EXIT_USAGE

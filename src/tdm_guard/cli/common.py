@@ -4,6 +4,7 @@ the checker. Every message a command prints goes to stderr with a `tdm-guard` pr
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -12,11 +13,15 @@ from ..declarations import DeclarationSet
 from ..fetching.checker import Checker
 from ..fetching.http import AsyncFetcher
 from ..model import Profile, Purpose
+from ..signals.files import MAX_FILE_BYTES
 from ..stores.sqlite import PolicyCache, default_cache_path
 from ..stores.validated import load_declarations
 
 EXIT_ALLOWED, EXIT_RESERVED, EXIT_USAGE = 0, 1, 2
 PER_HOST = 4  # connections per host at most: polite to every site, whatever --workers says
+# pypdf logs its repairs of broken PDFs as warnings; the commands report what could not be
+# read in `unchecked` instead of printing the parser's chatter.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
 def network_options(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +37,42 @@ def network_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=16, help="parallel checks (default: 16)")
     parser.add_argument("--fail-closed", action="store_true",
                         help="read an unreachable tdmrep.json (5xx, timeout) as a reservation")
+
+
+def byte_size(text: str) -> int:
+    """`16777216`, `16M`, `16MiB`, `512K`, `1G` (binary units) as a number of bytes >= 1."""
+    value = text.strip().upper().removesuffix("IB").removesuffix("B")
+    scale = {"K": 1024, "M": 1024 ** 2, "G": 1024 ** 3}.get(value[-1:], 1)
+    number = value[:-1] if scale > 1 else value
+    try:
+        size = int(float(number) * scale)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 16M)") from None
+    if size < 1:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (at least 1 byte)")
+    return size
+
+
+def file_options(parser: argparse.ArgumentParser) -> None:
+    """Options of the embedded-reservation readers (`check` on files, `inspect`)."""
+    parser.add_argument("--max-file-bytes", type=byte_size, default=MAX_FILE_BYTES,
+                        metavar="N", help="read at most N bytes of a file (image, audio, video, "
+                                          "PDF, EPUB) for its embedded reservations; K/M/G "
+                                          "suffixes (default: 16M)")
+    parser.add_argument("--trust-anchors", metavar="PEM",
+                        help="C2PA trust anchors (PEM): manifests signed under them read as "
+                             "Trusted (default: none, so a good signature reads as Valid)")
+
+
+def trust_anchors(args: argparse.Namespace) -> str | None:
+    """The PEM text of `--trust-anchors`; ValueError naming the file when it cannot be read."""
+    path = getattr(args, "trust_anchors", None)
+    if not path:
+        return None
+    try:
+        return Path(path).read_text(encoding="ascii")
+    except (OSError, UnicodeError) as exc:
+        raise ValueError(f"--trust-anchors {path}: cannot read: {exc}") from None
 
 
 def policy_options(parser: argparse.ArgumentParser) -> None:
@@ -86,6 +127,7 @@ def make_checker(args: argparse.Namespace, evaluator: Evaluator, fetch_pages: bo
     fetcher = None if args.offline else AsyncFetcher(
         timeout=args.timeout, connections=args.workers * 2, per_host=PER_HOST)
     return Checker(evaluator, fetcher, open_cache(args), fetch_pages=fetch_pages,
-                   workers=args.workers)
+                   workers=args.workers,
+                   max_file_bytes=getattr(args, "max_file_bytes", MAX_FILE_BYTES))
 
 

@@ -3,6 +3,7 @@ module (`check`, `audit`, `policies`).
 
 - `check URL...`: exit 0 every URL allowed; 1 at least one reserved; 2 a usage error or an
   input line that could not be checked (after every valid line has still been answered).
+- `inspect FILE...`: the embedded-reservation readers on local files; exit codes as `check`.
 - `audit PATH`: a Scrapy project or a seed list; exit 1 when a seed is reserved or a setting
   switches protection off; 2 when the configuration cannot be read.
 - `policies list | show ID | validate PATH...`: the published declarations.
@@ -17,7 +18,13 @@ import sys
 from .. import __version__
 from .audit import cmd_audit
 from .check import cmd_check
-from .common import decision_options, network_options, policy_options
+from .common import (
+    decision_options,
+    file_options,
+    network_options,
+    policy_options,
+)
+from .inspect import cmd_inspect
 from .policies import cmd_policies
 
 
@@ -42,7 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--audit-log", metavar="FILE",
                        help="append every decision to FILE (JSON Lines), for the compliance file")
     network_options(check)
+    file_options(check)
     policy_options(check)
+
+    inspect = sub.add_parser(
+        "inspect", help="read the reservations inside local files (no network)",
+        description="Read the reservations inside local files (TDMRep in EPUB and PDF, IPTC "
+                    "plus:DataMining, C2PA/CAWG, ID3): exit 0 all allowed, 1 any reserved, "
+                    "2 usage error or a file that could not be read.")
+    inspect.add_argument("files", nargs="+", metavar="FILE",
+                         help="a file, or a folder (every file in it)")
+    decision_options(inspect, defaults=True)
+    inspect.add_argument("--json", action="store_true", help="JSON Lines, one object per file")
+    file_options(inspect)
+    policy_options(inspect)
 
     audit = sub.add_parser("audit", help="check a Scrapy project or a seed list (for CI)",
                            description="Audit a crawl configuration: exit 1 when a seed is "
@@ -71,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMANDS = {"check": cmd_check, "audit": cmd_audit, "policies": cmd_policies}
+COMMANDS = {"check": cmd_check, "inspect": cmd_inspect, "audit": cmd_audit,
+            "policies": cmd_policies}
 
 
 def _report_warnings() -> None:

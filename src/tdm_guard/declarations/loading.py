@@ -203,11 +203,12 @@ def _declaration(path: Path, data: dict) -> Declaration:
 
 def _licence(path: Path, data: dict) -> Licence:
     return Licence(
-        id=data["id"], declaration=data["declaration"], licensee=data["licensee"],
+        id=data["id"], declaration=data.get("declaration"), licensee=data["licensee"],
         granted_by=data["granted_by"], reference=data["reference"],
         purposes=frozenset(Purpose(p) for p in data["purposes"]),
         domains=tuple(d.lower() for d in data.get("domains", [])),
-        valid_from=data.get("valid_from"), valid_until=data.get("valid_until"), path=str(path))
+        valid_from=data.get("valid_from"), valid_until=data.get("valid_until"), path=str(path),
+        rsl=data.get("rsl"))
 
 
 

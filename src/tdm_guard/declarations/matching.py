@@ -24,10 +24,10 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..model import DECLARATION, Purpose, Reason
+from ..model import DECLARATION, RSL, Purpose, Reason
 from ..signals.metadata import MetaValue
 from ..urls import URL, as_url
 from .loading import ParsedCache, bundled_policy_dir, load_sources
@@ -63,7 +63,7 @@ class DeclarationSet:
             result.add(item)
         known = {d.id for d in result.declarations}
         for lic in result.licences:
-            if lic.declaration not in known:
+            if lic.declaration is not None and lic.declaration not in known:
                 result.errors.append(f"{lic.path}: field declaration: no declaration with id "
                                      f"{lic.declaration!r} is loaded")
         return result
@@ -162,6 +162,26 @@ class DeclarationSet:
                 out.append(self._reason(decl, corroborated, target.href,
                                         f"{evidence}: {decl.label}",
                                         note, host, purpose))
+        return out
+
+    # -- RSL licences the team holds --------------------------------------------------
+    def licensed_rsl(self, reasons: list[Reason], url: URL | str,
+                     purpose: Purpose = Purpose.TRAIN) -> list[Reason]:
+        """RSL reasons, with those of a document a held licence names (field `rsl`) turned
+        into `reserved: false` within the licence's dates, domains and purposes."""
+        held = [lic for lic in self.licences if lic.rsl]
+        if not held:
+            return reasons
+        host, today = as_url(url).domain, _today()
+        out = []
+        for reason in reasons:
+            if reason.reserved and reason.signal == RSL:
+                lic = next((lic for lic in held if lic.rsl == reason.source
+                            and lic.covers(purpose, host, today)), None)
+                if lic is not None:
+                    reason = replace(reason, reserved=False, note="; ".join(
+                        filter(None, [lic.note(), reason.note])))
+            out.append(reason)
         return out
 
     def _reason(self, decl: Declaration, reserved: bool, source: str, evidence: str,

@@ -79,7 +79,7 @@ class Declaration:
 @dataclass(frozen=True)
 class Licence:
     id: str
-    declaration: str
+    declaration: str | None  # the declaration it exempts from, or None (an RSL licence)
     licensee: str
     granted_by: str
     reference: str
@@ -88,7 +88,7 @@ class Licence:
     valid_from: str | None = None
     valid_until: str | None = None
     path: str = ""
-
+    rsl: str | None = None  # the RSL document (URL) it was obtained under
     def covers(self, purpose: Purpose, host: str, today: dt.date) -> bool:
         if self.valid_from and today < dt.date.fromisoformat(self.valid_from):
             return False

@@ -22,8 +22,10 @@ from typing import Any, TypeVar
 from ..decide import Evaluator, OriginPolicy, PageResponse
 from ..fetched import POLICY_MAX_DECODED, Fetched
 from ..model import Decision
+from ..signals import files
 from ..signals.html import MAX_HEAD_BYTES
 from ..signals.robots import MAX_ROBOTS_BYTES
+from ..signals.rsl import MAX_RSL_BYTES
 from ..signals.tdmrep import MAX_TDMREP_BYTES
 from ..stores.sqlite import PolicyCache
 from ..urls import URL, InvalidURL, parse_url, policy_file_urls
@@ -80,8 +82,10 @@ class Checker:
         cache: PolicyCache,
         fetch_pages: bool = True,
         workers: int = 16,
+        max_file_bytes: int = files.MAX_FILE_BYTES,
     ) -> None:
         self.evaluator = evaluator
+        self.max_file_bytes = max_file_bytes  # a file's download cap (its readers' input)
         self.fetcher = fetcher  # None: offline
         self.cache = cache
         self.fetch_pages = fetch_pages and fetcher is not None
@@ -90,6 +94,7 @@ class Checker:
         self._lock = threading.Lock()
         self._origin_futures: dict[str, Future[OriginPolicy]] = {}
         self._origin_tasks: dict[str, asyncio.Task[OriginPolicy]] = {}  # loop thread only
+        self._licence_tasks: dict[str, asyncio.Task[Fetched | None]] = {}  # RSL, loop only
         self._pages = asyncio.Semaphore(workers)  # used on the loop only
 
     # -- policy files, once per origin per run ---------------------------------------
@@ -122,7 +127,26 @@ class Checker:
         robots_url, tdmrep_url = policy_file_urls(origin)
         robots, tdmrep = await asyncio.gather(self._file(robots_url, MAX_ROBOTS_BYTES),
                                               self._file(tdmrep_url, MAX_TDMREP_BYTES))
-        return OriginPolicy.from_fetches(origin, robots, tdmrep, OFFLINE)
+        policy = OriginPolicy.from_fetches(origin, robots, tdmrep, OFFLINE)
+        urls = policy.licence_urls()  # robots.txt License: (RSL), for every agent
+        return policy.with_licences(await self._licence_files(urls)) if urls else policy
+
+    async def _licence_files(self, urls: list[str]) -> list[Fetched]:
+        """RSL licence documents: each URL fetched once per run (1 MiB, cached like the other
+        policy files), however many origins and pages name it."""
+        tasks = []
+        for url in urls:
+            task = self._licence_tasks.get(url)
+            if task is None:
+                task = self._licence_tasks[url] = asyncio.ensure_future(
+                    self._file(url, MAX_RSL_BYTES))
+            tasks.append(asyncio.shield(task))
+        found = await asyncio.gather(*tasks)
+        return [f or Fetched(url, error=OFFLINE) for url, f in zip(urls, found, strict=True)]
+
+    def _enough(self, body: bytearray, content_type: str) -> bool:
+        """A page download stops after the HTML head's bytes, or a file's metadata or cap."""
+        return files.enough(body, content_type, MAX_HEAD_BYTES, self.max_file_bytes)
 
     # -- one URL ----------------------------------------------------------------------
     def check(self, line: str) -> Outcome:
@@ -143,13 +167,20 @@ class Checker:
             return decision  # never fetched, whatever else is said
         assert self.fetcher is not None
         async with self._pages:
-            page = await self.fetcher.get(url.href, MAX_HEAD_BYTES, follow_redirects=False)
+            page = await self.fetcher.get(url.href, max(MAX_HEAD_BYTES, self.max_file_bytes),
+                                          follow_redirects=False, enough=self._enough)
         if page.error is not None:
             return self.evaluator.evaluate(url, policy, page_note=f"page not read: {page.error}")
         note = None
         if page.location:
             note = f"HTTP {page.status} redirect to {page.location} not followed; check that URL"
-        response = PageResponse(page.status, page.headers, page.body)
+        body = page.body
+        if len(body) > self.max_file_bytes and files.sniff(body[:1024]) is not None:
+            body = body[:self.max_file_bytes]
+        response = PageResponse(page.status, page.headers, body, partial=page.truncated)
+        licence_urls = response.licence_urls(url.href)
+        if licence_urls:
+            response = response.with_licences(await self._licence_files(licence_urls))
         return self.evaluator.evaluate(url, policy, response, page_note=note)
 
     # -- many URLs --------------------------------------------------------------------

@@ -7,6 +7,8 @@ Every fetch is bounded:
 - size: at most `max_bytes` of the decoded body are kept; with `decoded_limit` (policy files)
   a body declared larger, or compressed and decoding to more, is an error, not a file
   (aiohttp decodes incrementally, so a decompression bomb stops at the limit);
+- early end: `enough(body so far, content type)` stops a download (marked `truncated`) once
+  the readers have what they need (an HTML head, a file's metadata: `signals/files.enough`);
 - redirects: at most five (RFC 9309 §2.3.1.2 asks for "at least five"), followed by hand;
 - header blocks: lines and fields up to 64 KiB and 256 fields (http.client's own limits).
 Proxies come from the environment (`http_proxy`, `https_proxy`, `no_proxy`). The URL sent is
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 
 import aiohttp
 from yarl import URL as YarlURL
@@ -63,7 +66,8 @@ class AsyncFetcher:
         return self._session
 
     async def get(self, url: str, max_bytes: int, follow_redirects: bool = True,
-                  decoded_limit: int | None = None) -> Fetched:
+                  decoded_limit: int | None = None,
+                  enough: Callable[[bytearray, str], bool] | None = None) -> Fetched:
         """GET `url`, keeping at most `max_bytes` of the decoded body; never raises for what
         the network or the server does (the outcome is in `Fetched.error`)."""
         host = YarlURL(url, encoded=True).host or ""
@@ -71,17 +75,19 @@ class AsyncFetcher:
         if slot is None:
             slot = self._hosts[host] = asyncio.Semaphore(self.per_host)
         async with self._slots, slot:
-            return await self._get(url, max_bytes, follow_redirects, decoded_limit)
+            return await self._get(url, max_bytes, follow_redirects, decoded_limit, enough)
 
     async def _get(self, url: str, max_bytes: int, follow_redirects: bool,
-                   decoded_limit: int | None) -> Fetched:
+                   decoded_limit: int | None,
+                   enough: Callable[[bytearray, str], bool] | None = None) -> Fetched:
         started = time.time()
         current = url
         try:
             async with asyncio.timeout(self.deadline):
                 for _ in range(MAX_REDIRECTS + 1):
                     fetched, location = await self._once(url, current, max_bytes,
-                                                         follow_redirects, decoded_limit)
+                                                         follow_redirects, decoded_limit,
+                                                         enough)
                     if location is None:
                         fetched.fetched_at = started
                         return fetched
@@ -99,7 +105,9 @@ class AsyncFetcher:
                            fetched_at=started)
 
     async def _once(self, url: str, current: str, max_bytes: int, follow_redirects: bool,
-                    decoded_limit: int | None) -> tuple[Fetched, str | None]:
+                    decoded_limit: int | None,
+                    enough: Callable[[bytearray, str], bool] | None = None,
+                    ) -> tuple[Fetched, str | None]:
         session = self._open()
         async with session.get(YarlURL(current, encoded=True), allow_redirects=False) as resp:
             headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in resp.raw_headers]
@@ -122,14 +130,17 @@ class AsyncFetcher:
             encoded = resp.headers.get("Content-Encoding", "identity").strip().lower() not in (
                 "", "identity")
             keep_counting = decoded_limit is not None and encoded
-            chunks: list[bytes] = []
-            kept = size = 0
+            chunks = bytearray()
+            size = 0
             truncated = False
+            content_type = resp.headers.get("Content-Type", "")
             async for chunk in resp.content.iter_any():
                 size += len(chunk)
-                if kept < max_bytes:
-                    chunks.append(chunk[: max_bytes - kept])
-                    kept += len(chunks[-1])
+                if len(chunks) < max_bytes:
+                    chunks += chunk[: max_bytes - len(chunks)]
+                    if enough is not None and enough(chunks, content_type):
+                        truncated = True
+                        break
                 if size > max_bytes:
                     truncated = True
                     if not keep_counting:
@@ -140,7 +151,7 @@ class AsyncFetcher:
                             f"decompressed size over the {decoded_limit}-byte limit")), None
             if truncated:
                 resp.close()  # the rest is not read: close, never hand the connection on
-            return Fetched(url, resp.status, headers, b"".join(chunks), truncated=truncated,
+            return Fetched(url, resp.status, headers, bytes(chunks), truncated=truncated,
                            final_url=current,
                            location=target if resp.status in _REDIRECTS else None), None
 

@@ -5,5 +5,7 @@
 - `aipref` (IETF aipref `Content-Usage`, Cloudflare `Content-Signal`)
 - `noai` (`noai` / `noimageai` in `X-Robots-Tag` and robots meta tags)
 - `html` (the bounded head scan the page signals read), `metadata` (JSON-LD, ID3)
+- `files` (file kinds and the readers of reservations inside files: `xmp`, `iptc`, `epub`,
+  `pdf`, `c2pa`), `rsl` (RSL 1.0 licence documents)
 - `patterns` (robots-style path patterns, shared), `agents` (the AI user-agent catalog)
 """

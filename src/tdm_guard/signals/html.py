@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 MAX_HEAD_BYTES = 512 * 1024
 
-_TAG = re.compile(rb"<(!--|script\b|meta\b|/head\s*>|body\b)", re.IGNORECASE)
+_TAG = re.compile(rb"<(!--|script\b|meta\b|link\b|/head\s*>|body\b)", re.IGNORECASE)
 _TAG_REST = re.compile(rb"((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>")
 _ATTR = re.compile(rb"""([^\s=/>"']+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?""")
 _SCRIPT_END = re.compile(rb"</script\s*>", re.IGNORECASE)
@@ -29,6 +29,8 @@ _SCRIPT_END = re.compile(rb"</script\s*>", re.IGNORECASE)
 class Head:
     metas: list[tuple[str, str]] = field(default_factory=list)  # (lower-cased name, content)
     jsonld: list[str] = field(default_factory=list)
+    links: list[dict[str, str]] = field(default_factory=list)  # <link> attributes (RSL)
+    rsl: list[str] = field(default_factory=list)  # inline <script type="application/rsl+xml">
     truncated: bool = False  # the limit or broken markup ended the scan before the head did
 
 
@@ -74,11 +76,18 @@ def scan_head(body: bytes, limit: int = MAX_HEAD_BYTES) -> Head:
             if "name" in attrs:
                 head.metas.append((attrs["name"].strip().lower(), attrs.get("content", "")))
             continue
+        if kind == b"link":
+            if len(head.links) < 100:
+                head.links.append(attrs)
+            continue
         close = _SCRIPT_END.search(text, pos)  # a script: its content is never tags
         if close is None:
             break
-        if attrs.get("type", "").split(";")[0].strip().lower() == "application/ld+json":
+        script_type = attrs.get("type", "").split(";")[0].strip().lower()
+        if script_type == "application/ld+json":
             head.jsonld.append(text[pos:close.start()].decode("utf-8", "replace"))
+        elif script_type == "application/rsl+xml" and len(head.rsl) < 8:
+            head.rsl.append(text[pos:close.start()].decode("utf-8", "replace"))
         pos = close.end()
     head.truncated = True
     return head

@@ -54,6 +54,7 @@ _KEYS = {
     "disallaw": "disallow",
     "content-usage": "content-usage",
     "content-signal": "content-signal",
+    "license": "license",  # RSL 1.0: global, outside every group (§2.2.4 "other records")
 }
 _TOKEN_PREFIX = re.compile(r"[A-Za-z_-]*")
 _LINE_SPLIT = re.compile(r"\r\n|\r|\n")
@@ -150,8 +151,10 @@ def _agent_matches(value: str, agent: str) -> bool:
 class RobotsTxt:
     """A parsed robots.txt. Build with `RobotsTxt.parse(body_bytes)`."""
 
-    def __init__(self, groups: list[Group], orphans: list[Line], truncated: bool) -> None:
+    def __init__(self, groups: list[Group], orphans: list[Line], truncated: bool,
+                 licences: list[Line] | None = None) -> None:
         self.groups = groups
+        self.licences = licences or []  # RSL `License:` records, for every agent
         self.orphan_statements = orphans  # extension records before any user-agent line
         self.truncated = truncated
         self._selection: dict[str, tuple[list[Group], str]] = {}
@@ -174,10 +177,14 @@ class RobotsTxt:
             lines = lines[:-1]  # the last line was cut mid-way: do not guess its end
         groups: list[Group] = []
         orphans: list[Line] = []
+        licences: list[Line] = []
         current: Group | None = None
         for number, raw in enumerate(lines, start=1):
             record = _parse_line(number, raw)
             if record is None:
+                continue
+            if record.key == "license":
+                licences.append(record)  # never part of a group, never splits one
                 continue
             if record.key == "user-agent":
                 if current is None or current.has_rules:
@@ -197,7 +204,7 @@ class RobotsTxt:
                 # §2.2.4: other records "MUST NOT interfere with the parsing of explicitly
                 # defined records": they never end a run of user-agent lines.
                 current.statements.append(record)
-        return cls(groups, orphans, truncated)
+        return cls(groups, orphans, truncated, licences)
 
     # -- group selection -------------------------------------------------------------
     def select(self, agent: str) -> tuple[list[Group], str]:

@@ -1,12 +1,17 @@
 """W3C TDM Reservation Protocol (TDMRep), Community Group Final Report of 10 May 2024.
 
-Three layers, combined as the report's "Processing priority" section says:
+Four layers (file, header, HTML meta, EPUB/PDF metadata), combined as the report's
+"Processing priority" section says:
 
   "A TDM Agent MUST check the presence of a TDM file on the origin server before it starts
   scraping the content [...]. The values of tdm-reservation and tdm-policy found in this
   header supercede any value inferred from a TDM file [...]. The values [...] found here
-  [HTML meta] supercede previous values. [...] At every step, the absence of tdm-reservation
-  and tdm-policy MUST not reset current values."
+  [HTML meta] supercede previous values. A TDM Agent MUST check the presence of TDM Metadata
+  in every EPUB or PDF file fetched from the Web server. The values of tdm:reservation and
+  tdm:policy found here supercede previous values. At every step, the absence of
+  tdm-reservation and tdm-policy MUST not reset current values."
+
+(The EPUB and PDF layer is read by `signals/epub.py` and `signals/pdf.py`.)
 
 Property values: "1: TDM rights are reserved", "0: TDM rights are not reserved", "Other values
 are considered protocol errors. In such a case the TDM Agents MUST consider that
@@ -181,21 +186,31 @@ def meta_layer(metas: Iterable[tuple[str, str]]) -> LayerValue | None:
                   '<meta name="tdm-policy" content="{}">', " ")
 
 
+def document_layer(pairs: Iterable[tuple[str, str]], reservation_text: str,
+                   policy_text: str) -> LayerValue | None:
+    """The last layer: `tdm:reservation` / `tdm:policy` inside an EPUB or PDF, as
+    ("tdm-reservation" | "tdm-policy", value) pairs (`signals/epub.py`, `signals/pdf.py`)."""
+    return _layer(pairs, reservation_text, policy_text, " ")
+
+
 def layered_reasons(
     url: str,
     file: TdmRepFile | None,
     path: str,
     header: LayerValue | None,
     meta: LayerValue | None,
+    document: tuple[str, str, LayerValue] | None = None,
 ) -> tuple[list[Reason], str | None]:
-    """Combine the three layers; return one reason per layer that spoke, and the effective
+    """Combine the layers (file, header, meta, then the EPUB/PDF metadata as
+    (signal, source, value): "The values of tdm:reservation and tdm:policy found here
+    supercede previous values"); return one reason per layer that spoke, and the effective
     `tdm-policy` (surfaced only when the effective reservation is 1, since with 0 "TDM agents
     SHOULD NOT process tdm-policy").
 
     Only the layer that set the final reservation carries `reserved=True`; earlier layers it
     overrode are kept as evidence with a note.
     """
-    if header is None and meta is None and (file is None or (not file.rules
+    if header is None and meta is None and document is None and (file is None or (not file.rules
                                                               and not file.problems)):
         return [], None
     layers: list[tuple[str, str, LayerValue]] = []
@@ -212,6 +227,8 @@ def layered_reasons(
         layers.append((TDMREP_HEADER, url, header))
     if meta is not None:
         layers.append((TDMREP_META, url, meta))
+    if document is not None:
+        layers.append(document)
 
     reservation: int | None = None
     policy: str | None = None
