@@ -12,6 +12,7 @@ in `declarations/`, and URLs are split by `urls`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
@@ -34,6 +35,11 @@ class OriginPolicy:
     tdmrep: TdmRepFile | None = None
     not_consulted: str = ""  # why robots.txt / tdmrep.json were not consulted
     licences: tuple[rsl.RslDocument, ...] = ()  # RSL documents named by robots.txt License:
+    # url -> (sha256 of the body read, fetched_at) of every policy file fetched: each reason
+    # that came from one of them names it (a decision can be explained from the store later)
+    provenance: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    fetches: tuple[Fetched, ...] = ()  # the fetch records themselves (for snapshots)
+    _stamped: dict[Reason, Reason] = field(default_factory=dict, compare=False, repr=False)
 
     def licence_urls(self) -> list[str]:
         """The RSL documents robots.txt names (`License:`, every agent), to fetch once."""
@@ -43,15 +49,39 @@ class OriginPolicy:
         return rsl.robots_licence_urls(self.robots.url, values)[:rsl.MAX_DOCUMENTS]
 
     def with_licences(self, fetched: list[Fetched]) -> OriginPolicy:
-        return replace(self, licences=tuple(_rsl_documents(fetched)))
+        return replace(self, licences=tuple(_rsl_documents(fetched)),
+                       provenance={**self.provenance, **_provenance(fetched)},
+                       fetches=self.fetches + tuple(fetched), _stamped={})
+
+    def stamp(self, reasons: list[Reason]) -> list[Reason]:
+        """`reasons`, each that came from a fetched policy file naming that file's sha256
+        and fetched_at (memoised: robots.txt reasons are the same objects for every URL)."""
+        if not self.provenance:
+            return reasons
+        out = []
+        for r in reasons:
+            found = self.provenance.get(r.source)
+            if found is None or r.sha256 or r.fetched_at:
+                out.append(r)
+                continue
+            stamped = self._stamped.get(r)
+            if stamped is None:
+                if len(self._stamped) > 4096:
+                    self._stamped.clear()
+                stamped = self._stamped[r] = replace(r, sha256=found[0], fetched_at=found[1])
+            out.append(stamped)
+        return out
 
     @classmethod
     def from_fetches(cls, origin: str, robots: Fetched | None, tdmrep: Fetched | None,
                      not_consulted: str = "") -> OriginPolicy:
         """Apply each file's fetch rules (RFC 9309 §2.3.1, TDMRep) to how its fetch ended,
         whoever fetched it (the CLI with requests, the Scrapy plugin with its engine)."""
+        fetched = [f for f in (robots, tdmrep) if f is not None]
         return cls(
             origin,
+            provenance=_provenance(fetched),
+            fetches=tuple(fetched),
             robots=None if robots is None else RobotsResult.from_response(
                 robots.url, robots.status, robots.body, robots.error, robots.redirects_exhausted,
                 robots.truncated),
@@ -80,6 +110,7 @@ class PageResponse:
     partial: bool = False  # `body` is the first part of a larger response
     licences: tuple[rsl.RslDocument, ...] = ()  # RSL documents this response links to
     name: str = ""  # a local file's name (inspect), for the file kind
+    provenance: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)
 
     @cached_property
     def file(self) -> files.FileKind | None:
@@ -102,7 +133,8 @@ class PageResponse:
         return list(dict.fromkeys(found))[:rsl.MAX_DOCUMENTS]
 
     def with_licences(self, fetched: list[Fetched]) -> PageResponse:
-        page = replace(self, licences=tuple(_rsl_documents(fetched)))
+        page = replace(self, licences=tuple(_rsl_documents(fetched)),
+                       provenance=_provenance(fetched))
         for name in ("file", "head"):  # the same body: keep what was already read of it
             if name in self.__dict__:
                 page.__dict__[name] = self.__dict__[name]
@@ -214,6 +246,11 @@ class Evaluator:
             values += metadata.from_id3(page.body)
             reasons += self.declarations.content_reasons(target, values, self.purpose)
 
+        reasons = origin.stamp(reasons)
+        if page is not None and page.provenance:
+            reasons = [replace(r, sha256=page.provenance[r.source][0],
+                               fetched_at=page.provenance[r.source][1])
+                       if r.source in page.provenance and not r.sha256 else r for r in reasons]
         purpose = self.purpose
         relevant = reasons if purpose is Purpose.TDM else [
             r for r in reasons if purpose in r.purposes or Purpose.TDM in r.purposes]
@@ -224,6 +261,12 @@ class Evaluator:
                 allowed = False
                 contacts += [c for c in r.contacts if c not in contacts]
         return Decision(url, self.agent, purpose, allowed, relevant, policy, contacts, unchecked)
+
+
+def _provenance(fetched: list[Fetched]) -> dict[str, tuple[str | None, str | None]]:
+    """url -> (sha256 of the body, when fetched) for each fetch that had an answer."""
+    return {f.url: (f.sha256 if f.status is not None and f.error is None else None,
+                    f.fetched_at_iso) for f in fetched if f.fetched_at or f.status is not None}
 
 
 def _rsl_documents(fetched: list[Fetched]) -> list[rsl.RslDocument]:

@@ -3,7 +3,9 @@ the CLI fills it with requests, the Scrapy plugin with Scrapy's engine, the cach
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 MAX_REDIRECTS = 5  # RFC 9309 §2.3.1.2: "at least five consecutive redirects"
 # A policy file is parsed from its first bytes only (robots.txt 500 KiB, tdmrep.json 1 MiB);
@@ -26,6 +28,18 @@ class Fetched:
     final_url: str = ""
     location: str | None = None  # a redirect that was not followed
     fetched_at: float = 0.0  # when the fetch started (Unix time)
+
+    @property
+    def sha256(self) -> str:
+        """The sha256 of the body as kept: what a decision read, for its evidence."""
+        return hashlib.sha256(self.body).hexdigest()
+
+    @property
+    def fetched_at_iso(self) -> str | None:
+        """When the fetch started, as an ISO 8601 UTC time (None when unknown)."""
+        if not self.fetched_at:
+            return None
+        return datetime.fromtimestamp(int(self.fetched_at), UTC).isoformat()
 
     @property
     def definitive(self) -> bool:

@@ -105,6 +105,8 @@ class Reason:
     contacts: tuple[str, ...] = ()  # whom to ask for a licence, where the signal names it
     policy: str | None = None  # TDMRep tdm-policy URL carried by this statement
     failure: bool = False  # a file that could not be read, read conservatively (retry later)
+    sha256: str | None = None  # the fetched file this came from: sha256 of its body
+    fetched_at: str | None = None  # ... and when it was fetched (ISO 8601, UTC)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -124,6 +126,10 @@ class Reason:
             out["policy"] = self.policy
         if self.failure:
             out["failure"] = True
+        if self.sha256:
+            out["sha256"] = self.sha256
+        if self.fetched_at:
+            out["fetched_at"] = self.fetched_at
         return out
 
 

@@ -20,19 +20,15 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..decide import Evaluator, OriginPolicy, PageResponse
-from ..fetched import POLICY_MAX_DECODED, Fetched
 from ..model import Decision
 from ..signals import files
 from ..signals.html import MAX_HEAD_BYTES
-from ..signals.robots import MAX_ROBOTS_BYTES
-from ..signals.rsl import MAX_RSL_BYTES
-from ..signals.tdmrep import MAX_TDMREP_BYTES
 from ..stores.sqlite import PolicyCache
-from ..urls import URL, InvalidURL, parse_url, policy_file_urls
+from ..urls import URL, InvalidURL, parse_url
 from .http import AsyncFetcher
+from .origins import OriginLoader
 
 T = TypeVar("T")
-OFFLINE = "offline and no cached copy younger than 24 h"
 
 
 @dataclass
@@ -92,9 +88,8 @@ class Checker:
         self.workers = workers
         self._io = _Loop()
         self._lock = threading.Lock()
+        self.origins = OriginLoader(fetcher, cache)  # used on the loop only
         self._origin_futures: dict[str, Future[OriginPolicy]] = {}
-        self._origin_tasks: dict[str, asyncio.Task[OriginPolicy]] = {}  # loop thread only
-        self._licence_tasks: dict[str, asyncio.Task[Fetched | None]] = {}  # RSL, loop only
         self._pages = asyncio.Semaphore(workers)  # used on the loop only
 
     # -- policy files, once per origin per run ---------------------------------------
@@ -110,39 +105,7 @@ class Checker:
         return self.origin_future(origin).result()
 
     async def _origin(self, origin: str) -> OriginPolicy:
-        task = self._origin_tasks.get(origin)
-        if task is None:
-            task = self._origin_tasks[origin] = asyncio.ensure_future(self._load_origin(origin))
-        return await asyncio.shield(task)
-
-    async def _file(self, url: str, max_bytes: int) -> Fetched | None:
-        cached = self.cache.get(url)
-        if cached is not None or self.fetcher is None:
-            return cached
-        fetched = await self.fetcher.get(url, max_bytes, decoded_limit=POLICY_MAX_DECODED)
-        self.cache.put(url, fetched)
-        return fetched
-
-    async def _load_origin(self, origin: str) -> OriginPolicy:
-        robots_url, tdmrep_url = policy_file_urls(origin)
-        robots, tdmrep = await asyncio.gather(self._file(robots_url, MAX_ROBOTS_BYTES),
-                                              self._file(tdmrep_url, MAX_TDMREP_BYTES))
-        policy = OriginPolicy.from_fetches(origin, robots, tdmrep, OFFLINE)
-        urls = policy.licence_urls()  # robots.txt License: (RSL), for every agent
-        return policy.with_licences(await self._licence_files(urls)) if urls else policy
-
-    async def _licence_files(self, urls: list[str]) -> list[Fetched]:
-        """RSL licence documents: each URL fetched once per run (1 MiB, cached like the other
-        policy files), however many origins and pages name it."""
-        tasks = []
-        for url in urls:
-            task = self._licence_tasks.get(url)
-            if task is None:
-                task = self._licence_tasks[url] = asyncio.ensure_future(
-                    self._file(url, MAX_RSL_BYTES))
-            tasks.append(asyncio.shield(task))
-        found = await asyncio.gather(*tasks)
-        return [f or Fetched(url, error=OFFLINE) for url, f in zip(urls, found, strict=True)]
+        return await self.origins.policy(origin)
 
     def _enough(self, body: bytearray, content_type: str) -> bool:
         """A page download stops after the HTML head's bytes, or a file's metadata or cap."""
@@ -180,7 +143,7 @@ class Checker:
         response = PageResponse(page.status, page.headers, body, partial=page.truncated)
         licence_urls = response.licence_urls(url.href)
         if licence_urls:
-            response = response.with_licences(await self._licence_files(licence_urls))
+            response = response.with_licences(await self.origins.licence_files(licence_urls))
         return self.evaluator.evaluate(url, policy, response, page_note=note)
 
     # -- many URLs --------------------------------------------------------------------

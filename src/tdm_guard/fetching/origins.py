@@ -1,0 +1,105 @@
+"""Each origin's policy files, once per run: the one loader of the commands (check, audit,
+scan).
+
+An origin's robots.txt and /.well-known/tdmrep.json are fetched concurrently, through the
+policy-file cache (RFC 9309 §2.4: at most 24 hours), and turned into the core's
+`OriginPolicy`; the RSL licence documents robots.txt names (`License:`) are fetched once per
+URL, however many origins and pages name them. Everything runs on one event loop: `policy`
+and `licence_files` are coroutines; `resolve_origins` is the blocking wrapper for batch
+callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+from ..decide import OriginPolicy
+from ..fetched import POLICY_MAX_DECODED, Fetched
+from ..signals.robots import MAX_ROBOTS_BYTES
+from ..signals.rsl import MAX_RSL_BYTES
+from ..signals.tdmrep import MAX_TDMREP_BYTES
+from ..stores.sqlite import PolicyCache
+from ..urls import policy_file_urls
+from .http import AsyncFetcher
+
+OFFLINE = "offline and no cached copy younger than 24 h"
+
+
+class OriginLoader:
+    """Loads each origin (and each licence document) once; every caller of the same origin
+    awaits the same load. `fetcher=None` is offline: the cache only."""
+
+    def __init__(self, fetcher: AsyncFetcher | None, cache: PolicyCache) -> None:
+        self.fetcher = fetcher
+        self.cache = cache
+        self._origins: dict[str, asyncio.Task[OriginPolicy]] = {}
+        self._files: dict[str, asyncio.Task[Fetched | None]] = {}
+
+    async def policy(self, origin: str) -> OriginPolicy:
+        """The policy files of `origin` (scheme://host[:port]), loaded once per run."""
+        task = self._origins.get(origin)
+        if task is None:
+            task = self._origins[origin] = asyncio.ensure_future(self._load(origin))
+        return await asyncio.shield(task)
+
+    async def file(self, url: str, max_bytes: int) -> Fetched | None:
+        """One policy file: a fresh cached copy, else fetched (None offline with no copy)."""
+        cached = self.cache.get(url)
+        if cached is not None or self.fetcher is None:
+            return cached
+        fetched = await self.fetcher.get(url, max_bytes, decoded_limit=POLICY_MAX_DECODED)
+        self.cache.put(url, fetched)
+        return fetched
+
+    async def _load(self, origin: str) -> OriginPolicy:
+        robots_url, tdmrep_url = policy_file_urls(origin)
+        robots, tdmrep = await asyncio.gather(self.file(robots_url, MAX_ROBOTS_BYTES),
+                                              self.file(tdmrep_url, MAX_TDMREP_BYTES))
+        policy = OriginPolicy.from_fetches(origin, robots, tdmrep, OFFLINE)
+        urls = policy.licence_urls()  # robots.txt License: (RSL), for every agent
+        return policy.with_licences(await self.licence_files(urls)) if urls else policy
+
+    async def licence_files(self, urls: list[str]) -> list[Fetched]:
+        """RSL licence documents: each URL fetched once per run (1 MiB, cached like the other
+        policy files), however many origins and pages name it."""
+        tasks = []
+        for url in urls:
+            task = self._files.get(url)
+            if task is None:
+                task = self._files[url] = asyncio.ensure_future(self.file(url, MAX_RSL_BYTES))
+            tasks.append(asyncio.shield(task))
+        found = await asyncio.gather(*tasks)
+        return [f or Fetched(url, error=OFFLINE) for url, f in zip(urls, found, strict=True)]
+
+    async def resolve(self, origins: Iterable[str], concurrency: int = 64,
+                      ) -> dict[str, OriginPolicy]:
+        """Every origin's policy, at most `concurrency` origins loading at once."""
+        slots = asyncio.Semaphore(concurrency)
+
+        async def one(origin: str) -> tuple[str, OriginPolicy]:
+            async with slots:
+                try:
+                    return origin, await self.policy(origin)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - one origin never ends the run
+                    return origin, OriginPolicy.unreachable(
+                        origin, f"error: {type(exc).__name__}: {exc}")
+
+        return dict(await asyncio.gather(*(one(o) for o in dict.fromkeys(origins))))
+
+
+def resolve_origins(origins: Iterable[str], cache: PolicyCache, fetcher: AsyncFetcher | None,
+                    concurrency: int = 64) -> dict[str, OriginPolicy]:
+    """The blocking form of `OriginLoader.resolve`, on an event loop of its own (for batch
+    engines: call it once per partition with the partition's distinct origins)."""
+    async def run() -> dict[str, OriginPolicy]:
+        loader = OriginLoader(fetcher, cache)
+        try:
+            return await loader.resolve(origins, concurrency)
+        finally:
+            if fetcher is not None:
+                await fetcher.close()
+
+    return asyncio.run(run())
