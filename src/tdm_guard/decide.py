@@ -1,7 +1,7 @@
 """Combine every signal's findings into one `Decision`. The single source of truth for rules:
 the CLI and the Scrapy middleware both call `Evaluator.evaluate`.
 
-Combination (draft-ietf-aipref-vocab §7.1, applied across all signals): a purpose is reserved
+Combination (draft-ietf-aipref-vocab-08 §5.1, applied across all signals): a purpose is reserved
 when any statement that speaks to it reserves it; TDMRep layers are first resolved among
 themselves by the report's precedence rules. A robots.txt Disallow for the crawler's own
 token forbids fetching at all, whatever else is said.
