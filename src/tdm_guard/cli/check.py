@@ -209,6 +209,8 @@ def _as_text(outcome: Outcome) -> str:
     if not d.fetch_allowed:
         verdict = "BLOCKED "
     out = [f"{verdict}  {d.url}  (agent {d.agent}, purpose {d.purpose.value})"]
+    if outcome.line.strip() != d.url:
+        out.append(f"  (input {outcome.line.strip()!r}, read as this URL)")
     for r in d.reasons:
         mark = "x" if r.reserved else "-"
         who = f" [{r.agent}]" if r.agent and r.signal == "robots" else ""
