@@ -8,7 +8,6 @@ CONFIG: "settings" (project priority), optional "custom_settings" (the spider's,
 """
 
 import json
-import resource
 import sys
 import warnings
 
@@ -67,7 +66,10 @@ def main(config_path: str) -> None:
         sys.exit(1)
     stats = {k: (v if isinstance(v, (int, float, str)) else str(v))
              for k, v in crawler.stats.get_stats().items()}
-    stats["max_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # the process's own peak (ru_maxrss would carry over the parent's peak across exec)
+    with open("/proc/self/status") as status:
+        hwm = next((line.split()[1] for line in status if line.startswith("VmHWM:")), "0")
+    stats["max_rss_mb"] = int(hwm) / 1024
     with open(config["output"], "w") as out:
         json.dump({"items": items, "stats": stats}, out)
 
