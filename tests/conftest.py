@@ -62,9 +62,10 @@ def media() -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
-    """No proxy from the machine, and a private cache directory for every test."""
+    """No proxy or policy store from the machine, and a private cache directory for every
+    test."""
     for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY", "all_proxy",
-                 "ALL_PROXY", "no_proxy", "NO_PROXY"):
+                 "ALL_PROXY", "no_proxy", "NO_PROXY", "TDM_GUARD_CACHE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import io
 import re
+import sqlite3
 
 import pytest
+
+from tdm_guard.stores.sqlite import RECORDS
 
 from conftest import json_lines
 from servers import Resp
@@ -196,10 +199,17 @@ def test_policy_files_fetched_once_per_origin_and_cached_across_runs(site, cli, 
     assert site.count("/robots.txt") == 2
 
 
-def test_server_errors_are_not_cached(site, cli, tmp_path):
+def test_server_errors_are_kept_briefly_as_failures_never_as_no_file(site, cli, tmp_path):
     site.add("/robots.txt", Resp(503, "busy"))
-    check_json(cli, tmp_path, "--no-fetch", site.base + "/a")
+    code, (result,), _ = check_json(cli, tmp_path, "--no-fetch", site.base + "/a")
+    assert code == 1 and result["reasons"][0]["evidence"].startswith("robots.txt unreachable")
     site.add("/robots.txt", Resp(200, "User-agent: *\nAllow: /\n"))
+    # within the error window (5 minutes): the failure holds, the site is not asked again
+    code, (result,), _ = check_json(cli, tmp_path, "--no-fetch", site.base + "/a")
+    assert code == 1 and "HTTP 503" in result["reasons"][0]["evidence"]
+    assert site.count("/robots.txt") == 1
+    with sqlite3.connect(tmp_path / "cache.sqlite3") as db:  # the window passes
+        db.execute(f"UPDATE {RECORDS} SET fresh_until = fresh_until - 600")
     code, (result,), _ = check_json(cli, tmp_path, "--no-fetch", site.base + "/a")
     assert code == 0 and site.count("/robots.txt") == 2
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tdm_guard.stores.sqlite import PolicyCache
+from tdm_guard.stores.sqlite import SQLiteStore
 
 from servers import Resp
 
@@ -39,7 +39,8 @@ def assert_survived(audit: Path, cache: Path, minimum: int) -> list[dict]:
     assert len(records) >= minimum
     with sqlite3.connect(cache) as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    reopened = PolicyCache(cache)
+    reopened = SQLiteStore(cache)
+    assert reopened.fault is None
     reopened.close()
     return records
 
@@ -67,8 +68,8 @@ def test_cli_killed_mid_run(site, tmp_path):
     assert all(r["allowed"] is False and r["reasons"][0]["evidence"] ==
                "line 2: Disallow: /private/" for r in records)
     # the cache kept what was fetched before the kill, readable by the next run
-    reopened = PolicyCache(cache)
-    assert reopened.get("http://host0.test/robots.txt") is not None
+    reopened = SQLiteStore(cache)
+    assert reopened.read("http://host0.test/robots.txt") is not None
     reopened.close()
 
 
@@ -96,6 +97,6 @@ def test_scrapy_crawl_killed_mid_run(site, tmp_path):
     proc.wait()
     records = assert_survived(audit, cache, 10)
     assert {r["action"] for r in records} == {"allowed"}
-    reopened = PolicyCache(cache)
-    assert reopened.get(f"{site.base}/robots.txt") is not None
+    reopened = SQLiteStore(cache)
+    assert reopened.read(f"{site.base}/robots.txt") is not None
     reopened.close()

@@ -10,7 +10,7 @@ import sys
 import pytest
 from test_scrapy_e2e import crawl, html, run_crawl
 
-from tdm_guard.stores.sqlite import TABLE
+from tdm_guard.stores.sqlite import RECORDS
 
 from servers import Resp, Site, serving
 
@@ -136,7 +136,7 @@ def test_robots_txt_older_than_24_hours_is_read_again_with_the_http_cache_on(tmp
         assert items == [] and site.count("/robots.txt") == 1  # within 24 h: tdm-guard's cache
         assert stats["tdm_guard/policy_file/robots/cached"] == 1
         with sqlite3.connect(cache) as db:  # three days pass
-            db.execute(f"UPDATE {TABLE} SET fetched_at = fetched_at - 3 * 86400")
+            db.execute(f"UPDATE {RECORDS} SET fresh_until = fresh_until - 3 * 86400")
         site.add("/robots.txt", Resp(200, ALLOW_ALL))
         items, stats, _, _ = crawl(tmp_path / "3", [site.base + "/page"], **settings)
     assert site.count("/robots.txt") == 2  # re-read (RFC 9309 §2.4), not the HTTP cache's copy

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from tdm_guard import Evaluator
 from tdm_guard.fetching.checker import Checker
 from tdm_guard.fetching.http import AsyncFetcher
-from tdm_guard.stores.sqlite import PolicyCache
+from tdm_guard.stores.memory import MemoryStore
 from tdm_guard.urls import InvalidURL, parse_url, sent_origin
 
 from conftest import json_lines
@@ -126,7 +126,7 @@ def test_property_the_consulted_origin_is_the_origin_fetched(recorder, text):
     with recorder.lock:
         recorder.targets.clear()
     os.environ["http_proxy"] = recorder.base  # every request goes through the recorder
-    checker = Checker(Evaluator(), AsyncFetcher(timeout=5), PolicyCache(None),
+    checker = Checker(Evaluator(), AsyncFetcher(timeout=5), MemoryStore(),
                       fetch_pages=True, workers=1)
     try:
         outcome = checker.check(text)

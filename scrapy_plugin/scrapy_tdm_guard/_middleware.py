@@ -2,16 +2,22 @@
 
 A thin adapter: policy files are fetched through the crawler's engine (so proxies, retries
 and politeness apply, but never Scrapy's HTTP cache: how long a policy file is trusted is
-tdm-guard's rule, RFC 9309 §2.4), turned into the core's sans-IO objects, and every
-decision comes from `tdm_guard.Evaluator`, the same code the CLI runs.
+tdm-guard's rule, RFC 9309 §2.4), through the policy store (`tdm_guard.PolicyFiles`: in a
+scrapy-redis cluster, once for every node), turned into the core's sans-IO objects, and
+every decision comes from `tdm_guard.Evaluator`, the same code the CLI runs.
+
+The warm path never leaves the process: a loaded origin is kept in memory while its files
+are fresh, and only a miss asks the store (with Redis, awaited on the asyncio reactor's
+loop through redis.asyncio, never a blocking call on the reactor thread).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import time
 from collections import Counter, OrderedDict
-from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import urljoin, urlsplit
 
@@ -23,22 +29,33 @@ from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.defer import Deferred, DeferredList
 
 from tdm_guard import (
-    TTL_SECONDS,
     AuditLog,
     AuditLogError,
     Decision,
     Evaluator,
+    Freshness,
     InvalidURL,
     OriginPolicy,
     PageResponse,
-    PolicyCache,
+    PolicyFiles,
+    PolicyRecord,
+    StoreError,
     default_cache_path,
     load_declarations,
+    open_store,
     parse_url,
+    store_kind,
 )
 from tdm_guard.fetched import MAX_REDIRECTS, POLICY_MAX_DECODED, Fetched
+from tdm_guard.freshness import MAX_FRESH, MAX_STALE, parse_duration
 from tdm_guard.model import Profile, Purpose
-from tdm_guard.scrapy_settings import SettingError, cache_path, crawl_agent, switched_on
+from tdm_guard.scrapy_settings import (
+    FROM_REDIS_URL,
+    SettingError,
+    crawl_agent,
+    store_setting,
+    switched_on,
+)
 from tdm_guard.signals.files import MAX_FILE_BYTES, body_cap
 from tdm_guard.signals.html import MAX_HEAD_BYTES
 from tdm_guard.signals.robots import MAX_ROBOTS_BYTES
@@ -50,6 +67,9 @@ from ._licences import LicenceDocuments
 
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
+    from scrapy.settings import BaseSettings
+
+    from tdm_guard import PolicyStore
 
 logger = logging.getLogger(__name__)
 
@@ -102,12 +122,8 @@ class TdmGuardMiddleware:
         self.max_file_bytes = settings.getint("TDM_GUARD_MAX_FILE_BYTES", MAX_FILE_BYTES)
         self.licences = LicenceDocuments(
             lambda url: self._fetch_file(url, MAX_RSL_BYTES, "rsl"), lambda: _clock())
-        # None, "None", "", "memory", ...: in memory (scrapy_settings.NO_CACHE); unset: the
-        # CLI's cache file
-        where = cache_path(settings["TDM_GUARD_CACHE"], default_cache_path()) \
-            if "TDM_GUARD_CACHE" in settings else default_cache_path()
-        self.cache = PolicyCache(Path(where).expanduser() if where is not None else None)
         self.timeout = settings.getfloat("TDM_GUARD_TIMEOUT", 10.0)
+        self.store, self.files = self._open_store(settings)
         audit_path = settings.get("TDM_GUARD_AUDIT_LOG")
         try:
             self.audit = AuditLog(audit_path) if audit_path else None
@@ -124,6 +140,39 @@ class TdmGuardMiddleware:
         self._summary: Counter[str] = Counter()
         crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
         crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
+
+    def _open_store(self, settings: BaseSettings) -> tuple[PolicyStore, PolicyFiles]:
+        """The policy store: TDM_GUARD_CACHE (setting, then environment), else
+        scrapy-redis's REDIS_URL, else the CLI's SQLite file; None, "None", "", "memory",
+        ...: this crawl only (scrapy_settings.NO_CACHE)."""
+        value, source = store_setting(settings, os.environ, default_cache_path())
+        try:
+            kind = store_kind(value)[0]
+            store = open_store(value)
+            max_stale = parse_duration(settings.get("TDM_GUARD_MAX_STALE", MAX_STALE))
+        except StoreError as exc:
+            raise SettingError(f"{source}: {exc}") from None
+        except ValueError as exc:
+            raise SettingError(f"TDM_GUARD_MAX_STALE: {exc}") from None
+        if kind == "redis":
+            if not _asyncio_reactor():
+                raise SettingError(
+                    f"{source}: a Redis policy store needs Scrapy's asyncio reactor "
+                    "(TWISTED_REACTOR = 'twisted.internet.asyncioreactor."
+                    "AsyncioSelectorReactor', Scrapy's default)")
+            logger.info("tdm-guard: policy files are shared through Redis %s%s", store.name,
+                        " (from scrapy-redis's REDIS_URL; TDM_GUARD_CACHE chooses another "
+                        "store)" if source == FROM_REDIS_URL else "")
+        files = PolicyFiles(store, Freshness(max_stale=max_stale),
+                            fetch_deadline=3 * self.timeout, sleep=_sleep)
+
+        def count(name: str) -> None:
+            self.stats.inc_value(f"tdm_guard/store/{name}")
+
+        files.on_event = count
+        if hasattr(store, "on_event"):
+            store.on_event = count
+        return store, files
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> TdmGuardMiddleware:
@@ -243,7 +292,7 @@ class TdmGuardMiddleware:
     async def _origin_policy(self, origin: str) -> OriginPolicy:
         entry = self._origins.get(origin)
         if entry is not None:
-            if _clock() - entry[1] < TTL_SECONDS:
+            if _clock() < entry[1]:  # the warm path: no store, no I/O
                 self._origins.move_to_end(origin)
                 return entry[0]
             del self._origins[origin]
@@ -256,22 +305,24 @@ class TdmGuardMiddleware:
             return await maybe_deferred_to_future(gate)
         self._waiting[origin] = []
         policy: OriginPolicy | None = None
+        fresh_until = time.time() + self.files.freshness.error_first
         try:
-            policy = await self._load_origin(origin)
+            policy, fresh_until = await self._load_origin(origin)
         except Exception as exc:  # noqa: BLE001 - fail closed, never release waiters unchecked
             logger.error("tdm-guard: could not load policy files of %s: %s", origin, exc)
             policy = OriginPolicy.unreachable(origin, f"error: {type(exc).__name__}: {exc}")
         finally:
             if policy is None:  # cancelled while loading
                 policy = OriginPolicy.unreachable(origin, "cancelled")
-            self._origins[origin] = (policy, _clock())
+            self._origins[origin] = (policy, _expires(fresh_until))
             if len(self._origins) > self._max_origins:
                 self._origins.popitem(last=False)
             for gate in self._waiting.pop(origin, []):
                 gate.callback(policy)
         return policy
 
-    async def _load_origin(self, origin: str) -> OriginPolicy:
+    async def _load_origin(self, origin: str) -> tuple[OriginPolicy, float]:
+        """The origin's policy, and until when (Unix time) both its files are fresh."""
         robots_url, tdmrep_url = policy_file_urls(origin)
         # Both files at once (each _fetch_file catches its own errors, so neither fails).
         both = DeferredList([
@@ -279,16 +330,26 @@ class TdmGuardMiddleware:
             deferred_from_coro(self._fetch_file(tdmrep_url, MAX_TDMREP_BYTES, "tdmrep")),
         ], fireOnOneErrback=True, consumeErrors=True)
         (_, robots), (_, tdm) = await maybe_deferred_to_future(both)
-        policy = OriginPolicy.from_fetches(origin, robots, tdm)
+        policy = OriginPolicy.from_fetches(origin, robots.fetched, tdm.fetched)
+        fresh_until = min(robots.fresh_until, tdm.fresh_until)
         urls = policy.licence_urls()  # robots.txt License: lines (RSL), read before any page
-        return policy.with_licences(await self.licences.get_all(urls)) if urls else policy
+        if urls:
+            policy = policy.with_licences(await self.licences.get_all(urls))
+        return policy, fresh_until
 
-    async def _fetch_file(self, url: str, cap: int, kind: str) -> Fetched:
-        cached = self.cache.get(url)
-        if cached is not None:
+    async def _fetch_file(self, url: str, cap: int, kind: str) -> PolicyRecord:
+        """One policy file: fresh from the store, else downloaded once for every process
+        sharing the store (a failure is kept briefly, never as "no file")."""
+        record, how = await self.files.get(url, lambda: self._download(url, cap, kind))
+        if how == "store":
             self.stats.inc_value(f"tdm_guard/policy_file/{kind}/cached")
             self._summary["policy_files_cached"] += 1
-            return cached
+        elif how == "stale":
+            self.stats.inc_value(f"tdm_guard/policy_file/{kind}/stale")
+        return record
+
+    async def _download(self, url: str, cap: int, kind: str) -> Fetched:
+        started = time.time()
         current = url
         for _ in range(MAX_REDIRECTS + 1):
             request = Request(current, priority=FETCH_PRIORITY, callback=NO_CALLBACK,
@@ -304,7 +365,8 @@ class TdmGuardMiddleware:
             except Exception as exc:  # noqa: BLE001 - any failure: the file is unreachable
                 self.stats.inc_value(f"tdm_guard/policy_file/{kind}/errors")
                 self._summary["policy_file_errors"] += 1
-                return Fetched(url, error=f"{type(exc).__name__}: {exc}".strip(": "))
+                return Fetched(url, error=f"{type(exc).__name__}: {exc}".strip(": "),
+                               fetched_at=started)
             finally:
                 self._received.pop(id(request), None)
             if "cached" in response.flags:  # a cache that ignored dont_cache: of any age
@@ -313,21 +375,18 @@ class TdmGuardMiddleware:
                 logger.warning("tdm-guard: %s came from an HTTP cache that ignores the "
                                "dont_cache meta key; read as unreachable", current)
                 return Fetched(url, error="served from an HTTP cache (a cache middleware "
-                                          "ignored dont_cache): its age is unknown")
+                                          "ignored dont_cache): its age is unknown",
+                               fetched_at=started)
             self.stats.inc_value(f"tdm_guard/policy_file/{kind}/status/{response.status}")
             self._summary["policy_files"] += 1
             location = response.headers.get("Location")
             if 300 <= response.status < 400 and location:
                 current = urljoin(current, location.decode("latin-1"))
                 continue
-            fetched = Fetched(url, response.status, _header_list(response), response.body[:cap],
-                              truncated=len(response.body) > cap, final_url=current,
-                              fetched_at=time.time())
-            self.cache.put(url, fetched)
-            return fetched
-        fetched = Fetched(url, redirects_exhausted=True, final_url=current)
-        self.cache.put(url, fetched)
-        return fetched
+            return Fetched(url, response.status, _header_list(response), response.body[:cap],
+                           truncated=len(response.body) > cap, final_url=current,
+                           fetched_at=started)
+        return Fetched(url, redirects_exhausted=True, final_url=current, fetched_at=started)
 
     def _bytes_received(self, data: bytes, request: Request, spider: object = None) -> None:
         cap = request.meta.get(_CAP)
@@ -338,7 +397,7 @@ class TdmGuardMiddleware:
         if size > cap:
             raise StopDownload(fail=False)  # keep what arrived: the parser reads only `cap`
 
-    def _spider_closed(self, spider: object = None, reason: str = "") -> None:
+    def _spider_closed(self, spider: object = None, reason: str = "") -> Deferred:
         s = self._summary
         blocked = ", ".join(f"{k.split('/', 1)[1]}: {v}" for k, v in sorted(s.items())
                             if k.startswith("blocked/"))
@@ -348,9 +407,46 @@ class TdmGuardMiddleware:
             self.mode, self.agent, self.evaluator.purpose.value, s["allowed"], s["blocked"],
             f" ({blocked})" if blocked else "", s["tagged"], s["policy_files"],
             s["policy_files_cached"], s["policy_file_errors"])
+        shared = self.files.events
+        if shared and self.store.name != "memory":
+            logger.info("tdm-guard: policy store %s: %s", self.store.name, ", ".join(
+                f"{name} {shared[name]}" for name in sorted(shared)))
         if self.audit is not None:
             self.audit.close()
-        self.cache.close()
+        return deferred_from_coro(self._close_store())
+
+    async def _close_store(self) -> None:
+        try:
+            await self.store.aclose()
+        finally:
+            self.store.close()
+
+
+def _expires(fresh_until: float) -> float:
+    """The in-process clock time at which a policy fresh until `fresh_until` expires."""
+    return _clock() + min(MAX_FRESH, max(0.0, fresh_until - time.time()))
+
+
+def _asyncio_reactor() -> bool:
+    from scrapy.utils.asyncio import is_asyncio_available
+
+    try:
+        return is_asyncio_available()
+    except RuntimeError:  # no reactor yet (a middleware built outside a crawl)
+        return True
+
+
+async def _sleep(seconds: float) -> None:
+    """Wait while another node fetches a policy file, on whichever reactor runs."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:  # a non-asyncio reactor (SQLite and memory stores only)
+        from twisted.internet import reactor
+        from twisted.internet.task import deferLater
+
+        await deferLater(reactor, seconds, lambda: None)  # type: ignore[arg-type]
+        return
+    await asyncio.sleep(seconds)
 
 
 def _read_text(path: str) -> str:

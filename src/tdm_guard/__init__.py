@@ -2,7 +2,7 @@
 
 The public API. The core (decisions, signals, declarations, URLs) is imported eagerly and
 does no I/O; the stores that keep policy files and audit records are imported on first use,
-so `import tdm_guard` stays light (no sqlite3, no aiohttp).
+so `import tdm_guard` stays light (no sqlite3, no aiohttp, no redis).
 """
 
 from __future__ import annotations
@@ -15,18 +15,25 @@ __version__ = "0.1.0"
 from .decide import Evaluator, OriginPolicy, PageResponse  # noqa: E402
 from .declarations import DeclarationSet  # noqa: E402
 from .fetched import Fetched  # noqa: E402
+from .freshness import Freshness  # noqa: E402
 from .model import Decision, Profile, Purpose, Reason  # noqa: E402
 from .signals.robots import RobotsResult  # noqa: E402
 from .signals.tdmrep import TdmRepFile  # noqa: E402
+from .stored import PolicyRecord, PolicyStore  # noqa: E402
 from .urls import URL, InvalidURL, origin_of, parse_url  # noqa: E402
 
 # Outer parts, loaded on first access: name -> module.
 _LAZY = {
     "AuditLog": "tdm_guard.stores.auditlog",
     "AuditLogError": "tdm_guard.stores.auditlog",
-    "PolicyCache": "tdm_guard.stores.sqlite",
+    "MemoryStore": "tdm_guard.stores.memory",
+    "SQLiteStore": "tdm_guard.stores.sqlite",
+    "RedisStore": "tdm_guard.stores.redis",
+    "PolicyFiles": "tdm_guard.stores.files",
+    "open_store": "tdm_guard.stores.select",
+    "StoreError": "tdm_guard.stores.select",
+    "store_kind": "tdm_guard.stores.select",
     "default_cache_path": "tdm_guard.stores.sqlite",
-    "TTL_SECONDS": "tdm_guard.stores.sqlite",
     "load_declarations": "tdm_guard.stores.validated",
 }
 
@@ -41,7 +48,6 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "TTL_SECONDS",
     "URL",
     "AuditLog",
     "AuditLogError",
@@ -49,18 +55,27 @@ __all__ = [
     "DeclarationSet",
     "Evaluator",
     "Fetched",
+    "Freshness",
     "InvalidURL",
+    "MemoryStore",
     "OriginPolicy",
     "PageResponse",
-    "PolicyCache",
+    "PolicyFiles",
+    "PolicyRecord",
+    "PolicyStore",
     "Profile",
     "Purpose",
     "Reason",
+    "RedisStore",
     "RobotsResult",
+    "SQLiteStore",
+    "StoreError",
     "TdmRepFile",
     "__version__",
     "default_cache_path",
     "load_declarations",
+    "open_store",
     "origin_of",
     "parse_url",
+    "store_kind",
 ]

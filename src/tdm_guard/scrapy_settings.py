@@ -104,3 +104,24 @@ def cache_path(value: object, default: str | os.PathLike[str]) -> str | None:
     if text.strip().lower() in DEFAULT_CACHE:
         return os.fspath(default)
     return text
+
+
+STORE_SETTING = "TDM_GUARD_CACHE"
+FROM_REDIS_URL = "REDIS_URL (scrapy-redis)"
+
+
+def store_setting(settings: Mapping[str, Any], environ: Mapping[str, str],
+                  default: str | os.PathLike[str]) -> tuple[str | None, str]:
+    """The policy store a crawl uses, and what chose it, first found of:
+    the TDM_GUARD_CACHE setting (any spelling `cache_path` reads), the TDM_GUARD_CACHE
+    environment variable, scrapy-redis's REDIS_URL (so the nodes of a scrapy-redis cluster
+    share policy files with no further setting), else the default SQLite file."""
+    if STORE_SETTING in settings:
+        return cache_path(settings[STORE_SETTING], default), STORE_SETTING
+    if environ.get(STORE_SETTING):
+        return cache_path(environ[STORE_SETTING], default), \
+            f"the {STORE_SETTING} environment variable"
+    redis_url = settings.get("REDIS_URL")
+    if redis_url:
+        return str(redis_url), FROM_REDIS_URL
+    return os.fspath(default), "default"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -12,12 +13,16 @@ from ..decide import Evaluator
 from ..declarations import DeclarationSet
 from ..fetching.checker import Checker
 from ..fetching.http import AsyncFetcher
+from ..freshness import MAX_STALE, Freshness, parse_duration
 from ..model import Profile, Purpose
 from ..signals.files import MAX_FILE_BYTES
-from ..stores.sqlite import PolicyCache, default_cache_path
+from ..stored import PolicyStore
+from ..stores.select import StoreError, open_store, store_kind
+from ..stores.sqlite import default_cache_path
 from ..stores.validated import load_declarations
 
 EXIT_ALLOWED, EXIT_RESERVED, EXIT_USAGE = 0, 1, 2
+CACHE_ENV = "TDM_GUARD_CACHE"  # the store when --cache is not given
 PER_HOST = 4  # connections per host at most: polite to every site, whatever --workers says
 # pypdf logs its repairs of broken PDFs as warnings; the commands report what could not be
 # read in `unchecked` instead of printing the parser's chatter.
@@ -30,10 +35,17 @@ def network_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=10.0, metavar="S",
                         help="seconds per network operation (default: 10)")
     cache = parser.add_mutually_exclusive_group()
-    cache.add_argument("--cache", metavar="PATH",
-                       help=f"cache file (default: {default_cache_path()})")
+    cache.add_argument("--cache", metavar="STORE",
+                       help="where policy files are kept and shared: a SQLite file (PATH or "
+                            "sqlite:///PATH) or Redis (redis://HOST:PORT/DB, rediss://...; "
+                            "?prefix=NAME: for tenants) (default: $TDM_GUARD_CACHE, else "
+                            f"{default_cache_path()})")
     cache.add_argument("--no-cache", action="store_true",
                        help="keep fetched files in memory only")
+    parser.add_argument("--max-stale", type=_duration, default=MAX_STALE, metavar="AGE",
+                        help="use a stored policy file up to this old while the site cannot "
+                             "serve it (5xx, 429, timeout; RFC 9309 §2.4); 0 never "
+                             "(default: 7d)")
     parser.add_argument("--workers", type=int, default=16, help="parallel checks (default: 16)")
     parser.add_argument("--fail-closed", action="store_true",
                         help="read an unreachable tdmrep.json (5xx, timeout) as a reservation")
@@ -96,16 +108,30 @@ def decision_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
                              "training; standard: only your own group counts")
 
 
-def open_cache(args: argparse.Namespace) -> PolicyCache:
-    if args.no_cache:
-        return PolicyCache(None)
-    path = Path(args.cache) if args.cache else default_cache_path()
+def _duration(text: str) -> float:
     try:
-        return PolicyCache(path)
-    except Exception as exc:  # noqa: BLE001 - an unusable cache must not stop the check
-        print(f"tdm-guard: warning: cache {path} unusable ({exc}); using memory only",
+        return parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def store_value(args: argparse.Namespace) -> str | None:
+    """What names the store: --no-cache, --cache, $TDM_GUARD_CACHE, else the default file."""
+    if args.no_cache:
+        return None
+    if args.cache is not None:
+        return args.cache
+    return os.environ.get(CACHE_ENV) or str(default_cache_path())
+
+
+def open_cache(args: argparse.Namespace) -> PolicyStore:
+    """The policy store of a command (`bad_network_options` has checked its value)."""
+    try:
+        return open_store(store_value(args))
+    except Exception as exc:  # noqa: BLE001 - an unusable store must not stop the check
+        print(f"tdm-guard: warning: policy store unusable ({exc}); using memory only",
               file=sys.stderr)
-        return PolicyCache(None)
+        return open_store(None)
 
 
 def declarations(args: argparse.Namespace) -> DeclarationSet:
@@ -120,6 +146,14 @@ def bad_network_options(args: argparse.Namespace) -> bool:
     if args.timeout <= 0 or args.workers < 1:
         print("tdm-guard: --timeout must be > 0 and --workers >= 1", file=sys.stderr)
         return True
+    value = store_value(args)
+    try:
+        if store_kind(value)[0] == "redis":
+            open_store(value)  # parses the URL and its options; connects only when used
+    except StoreError as exc:
+        source = "--cache" if args.cache is not None else f"${CACHE_ENV}"
+        print(f"tdm-guard: {source}: {exc}", file=sys.stderr)
+        return True
     return False
 
 
@@ -128,6 +162,7 @@ def make_checker(args: argparse.Namespace, evaluator: Evaluator, fetch_pages: bo
         timeout=args.timeout, connections=args.workers * 2, per_host=PER_HOST)
     return Checker(evaluator, fetcher, open_cache(args), fetch_pages=fetch_pages,
                    workers=args.workers,
-                   max_file_bytes=getattr(args, "max_file_bytes", MAX_FILE_BYTES))
+                   max_file_bytes=getattr(args, "max_file_bytes", MAX_FILE_BYTES),
+                   freshness=Freshness(max_stale=args.max_stale))
 
 

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from ..decide import Evaluator, OriginPolicy, PageResponse
+from ..freshness import Freshness
 from ..model import Decision
 from ..signals import files
 from ..signals.html import MAX_HEAD_BYTES
-from ..stores.sqlite import PolicyCache
+from ..stored import PolicyStore
 from ..urls import URL, InvalidURL, parse_url
 from .http import AsyncFetcher
 from .origins import OriginLoader
@@ -75,20 +76,21 @@ class Checker:
         self,
         evaluator: Evaluator,
         fetcher: AsyncFetcher | None,
-        cache: PolicyCache,
+        store: PolicyStore,
         fetch_pages: bool = True,
         workers: int = 16,
         max_file_bytes: int = files.MAX_FILE_BYTES,
+        freshness: Freshness | None = None,
     ) -> None:
         self.evaluator = evaluator
         self.max_file_bytes = max_file_bytes  # a file's download cap (its readers' input)
         self.fetcher = fetcher  # None: offline
-        self.cache = cache
+        self.store = store
         self.fetch_pages = fetch_pages and fetcher is not None
         self.workers = workers
         self._io = _Loop()
         self._lock = threading.Lock()
-        self.origins = OriginLoader(fetcher, cache)  # used on the loop only
+        self.origins = OriginLoader(fetcher, store, freshness)  # used on the loop only
         self._origin_futures: dict[str, Future[OriginPolicy]] = {}
         self._pages = asyncio.Semaphore(workers)  # used on the loop only
 
@@ -211,9 +213,16 @@ class Checker:
         return outcome
 
     def close(self) -> None:
-        """Cancel every fetch still running, then release the session and the cache."""
-        self._io.stop(self.fetcher.close() if self.fetcher is not None else None)
-        self.cache.close()
+        """Cancel every fetch still running, then release the session and the store."""
+        async def cleanup() -> None:
+            try:
+                if self.fetcher is not None:
+                    await self.fetcher.close()
+            finally:
+                await self.store.aclose()
+
+        self._io.stop(cleanup())
+        self.store.close()
 
 
 _END = object()

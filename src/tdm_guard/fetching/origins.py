@@ -2,9 +2,10 @@
 scan).
 
 An origin's robots.txt and /.well-known/tdmrep.json are fetched concurrently, through the
-policy-file cache (RFC 9309 §2.4: at most 24 hours), and turned into the core's
-`OriginPolicy`; the RSL licence documents robots.txt names (`License:`) are fetched once per
-URL, however many origins and pages name them. Everything runs on one event loop: `policy`
+policy store (`stores.files.PolicyFiles`: once for every process sharing the store, fresh
+as `freshness.py` says), and turned into the core's `OriginPolicy`; the RSL licence
+documents robots.txt names (`License:`) are fetched once per URL, however many origins and
+pages name them. Everything runs on one event loop: `policy`
 and `licence_files` are coroutines; `resolve_origins` is the blocking wrapper for batch
 callers.
 """
@@ -16,23 +17,28 @@ from collections.abc import Iterable
 
 from ..decide import OriginPolicy
 from ..fetched import POLICY_MAX_DECODED, Fetched
+from ..freshness import Freshness
 from ..signals.robots import MAX_ROBOTS_BYTES
 from ..signals.rsl import MAX_RSL_BYTES
 from ..signals.tdmrep import MAX_TDMREP_BYTES
-from ..stores.sqlite import PolicyCache
+from ..stored import PolicyStore
+from ..stores.files import PolicyFiles
 from ..urls import policy_file_urls
 from .http import AsyncFetcher
 
-OFFLINE = "offline and no cached copy younger than 24 h"
+OFFLINE = "offline and no fresh stored copy (at most 24 h old)"
 
 
 class OriginLoader:
     """Loads each origin (and each licence document) once; every caller of the same origin
-    awaits the same load. `fetcher=None` is offline: the cache only."""
+    awaits the same load. `fetcher=None` is offline: fresh stored copies only."""
 
-    def __init__(self, fetcher: AsyncFetcher | None, cache: PolicyCache) -> None:
+    def __init__(self, fetcher: AsyncFetcher | None, store: PolicyStore,
+                 freshness: Freshness | None = None) -> None:
         self.fetcher = fetcher
-        self.cache = cache
+        self.store = store
+        self.files = PolicyFiles(store, freshness,
+                                 fetch_deadline=fetcher.deadline if fetcher else 0.0)
         self._origins: dict[str, asyncio.Task[OriginPolicy]] = {}
         self._files: dict[str, asyncio.Task[Fetched | None]] = {}
 
@@ -44,13 +50,15 @@ class OriginLoader:
         return await asyncio.shield(task)
 
     async def file(self, url: str, max_bytes: int) -> Fetched | None:
-        """One policy file: a fresh cached copy, else fetched (None offline with no copy)."""
-        cached = self.cache.get(url)
-        if cached is not None or self.fetcher is None:
-            return cached
-        fetched = await self.fetcher.get(url, max_bytes, decoded_limit=POLICY_MAX_DECODED)
-        self.cache.put(url, fetched)
-        return fetched
+        """One policy file: a fresh stored copy, else fetched once for every process sharing
+        the store (None offline with no fresh copy)."""
+        fetcher = self.fetcher
+        if fetcher is None:
+            record = await self.files.cached(url)
+            return None if record is None else record.fetched
+        record, _ = await self.files.get(
+            url, lambda: fetcher.get(url, max_bytes, decoded_limit=POLICY_MAX_DECODED))
+        return record.fetched
 
     async def _load(self, origin: str) -> OriginPolicy:
         robots_url, tdmrep_url = policy_file_urls(origin)
@@ -90,16 +98,18 @@ class OriginLoader:
         return dict(await asyncio.gather(*(one(o) for o in dict.fromkeys(origins))))
 
 
-def resolve_origins(origins: Iterable[str], cache: PolicyCache, fetcher: AsyncFetcher | None,
+def resolve_origins(origins: Iterable[str], store: PolicyStore, fetcher: AsyncFetcher | None,
                     concurrency: int = 64) -> dict[str, OriginPolicy]:
     """The blocking form of `OriginLoader.resolve`, on an event loop of its own (for batch
-    engines: call it once per partition with the partition's distinct origins)."""
+    engines: call it once per partition with the partition's distinct origins; workers that
+    share a SQLite file or a Redis store fetch each origin once between them)."""
     async def run() -> dict[str, OriginPolicy]:
-        loader = OriginLoader(fetcher, cache)
+        loader = OriginLoader(fetcher, store)
         try:
             return await loader.resolve(origins, concurrency)
         finally:
             if fetcher is not None:
                 await fetcher.close()
+            await store.aclose()  # this loop's connections; the store stays usable
 
     return asyncio.run(run())

@@ -1,34 +1,36 @@
-"""The policy-file cache across runs: raw fetch results of robots.txt and tdmrep.json in SQLite.
+"""The default policy store: one SQLite file per host, shared by every process on it.
 
-RFC 9309 §2.4: "Crawlers SHOULD NOT use the cached version for more than 24 hours, unless
-the robots.txt file is unreachable." Only definitive answers are stored (2xx-4xx); server
-errors and network failures are retried on the next run, never remembered as "no file".
-The database uses WAL journaling, so a process killed mid-run leaves it consistent; each row
-carries the sha256 of its body, checked on every read.
+Records are the bytes `stored.encode_record` makes (the same as in Redis: body compressed,
+sha256 checked on every read); how long each is fresh and kept is `freshness.py`'s rule.
+Leases live in a second table, so two processes on one host (two `tdm-guard check` runs,
+batch workers, Scrapy jobs) fetch each policy file once: a claim is one short `BEGIN
+IMMEDIATE` transaction. The database uses WAL journaling, so a process killed mid-run leaves
+it consistent.
 
-A cache that fails (a full disk, a corrupted or foreign file, a read-only folder) never
+A file that fails (a full disk, a corrupted or foreign file, a read-only folder) never
 changes an answer: the failure is logged once (logger `tdm_guard.stores`) and the run goes
-on with the copies it holds in memory, fetching what it lacks.
+on in memory, fetching what it lacks.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import sqlite3
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import platformdirs
 
-from ..fetched import Fetched
+from ..stored import SCHEMA, Claim, ClaimState, PolicyRecord, decode_record, encode_record
+from .base import Counted, new_lease
+from .memory import MemoryStore
 
-TTL_SECONDS = 24 * 3600
-SCHEMA = 2  # the table name carries it: an older cache file is simply not read
-TABLE = f"policy_files_v{SCHEMA}"
+RECORDS = f"policy_records_v{SCHEMA}"  # older tables (policy_files_v2) are simply not read
+LEASES = f"policy_leases_v{SCHEMA}"
+BUSY_TIMEOUT = 5.0  # seconds to wait for another process's write transaction
 logger = logging.getLogger("tdm_guard.stores")
 
 
@@ -37,33 +39,34 @@ def default_cache_path() -> Path:
     return Path(platformdirs.user_cache_dir("tdm-guard", appauthor=False)) / "policy-cache.sqlite3"
 
 
-class PolicyCache:
-    """Thread-safe. `path=None` keeps entries in memory for this process only."""
+class SQLiteStore(Counted):
+    """Thread-safe; every method is a short local transaction."""
 
-    def __init__(self, path: Path | str | None, ttl: float = TTL_SECONDS) -> None:
-        self.ttl = ttl
-        self.path = Path(path) if path is not None else None
+    def __init__(self, path: Path | str) -> None:
+        super().__init__()
+        self.path = Path(path)
+        self.name = f"sqlite:///{self.path}" if self.path.is_absolute() else str(self.path)
         self.fault: str | None = None  # why the file is not used, after a failure
         self._lock = threading.Lock()
-        self._memory: dict[str, tuple[float, Fetched]] = {}
+        self._memory = MemoryStore()  # what is kept once the file cannot be used
         self._db: sqlite3.Connection | None = None
-        if self.path is not None:
-            try:
-                self._open(self.path)
-            except (sqlite3.Error, OSError) as exc:
-                self._failed("cannot be opened", exc)
+        try:
+            self._open(self.path)
+        except (sqlite3.Error, OSError) as exc:
+            self._failed("cannot be opened", exc)
 
     def _open(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(str(path), check_same_thread=False, timeout=10)
+        db = sqlite3.connect(str(path), check_same_thread=False, timeout=BUSY_TIMEOUT,
+                             isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            db.execute(
-                f"CREATE TABLE IF NOT EXISTS {TABLE} (url TEXT PRIMARY KEY, status INTEGER,"
-                " headers TEXT, body BLOB, sha256 TEXT, redirects_exhausted INTEGER,"
-                " truncated INTEGER, fetched_at REAL, final_url TEXT)")
-            db.commit()
+            db.execute(f"CREATE TABLE IF NOT EXISTS {RECORDS} (url TEXT PRIMARY KEY,"
+                       " record BLOB NOT NULL, fresh_until REAL NOT NULL,"
+                       " keep_until REAL NOT NULL)")
+            db.execute(f"CREATE TABLE IF NOT EXISTS {LEASES} (url TEXT PRIMARY KEY,"
+                       " token TEXT NOT NULL, expires REAL NOT NULL)")
         except sqlite3.Error:
             db.close()
             raise
@@ -71,6 +74,7 @@ class PolicyCache:
 
     def _failed(self, what: str, exc: BaseException) -> None:
         """Stop using the file (the caller holds the lock or is the constructor)."""
+        self.count("errors")
         if self.fault is None:
             self.fault = f"{what}: {type(exc).__name__}: {exc}"
             logger.warning("policy cache %s %s (%s: %s); going on without it: answers are "
@@ -78,45 +82,90 @@ class PolicyCache:
                            type(exc).__name__, exc)
         if self._db is not None:
             with contextlib.suppress(sqlite3.Error):
+                self._db.rollback()
+            with contextlib.suppress(sqlite3.Error):
                 self._db.close()
             self._db = None
 
-    def get(self, url: str) -> Fetched | None:
+    def _select(self, db: sqlite3.Connection, url: str, now: float) -> PolicyRecord | None:
+        row = db.execute(f"SELECT record, fresh_until, keep_until FROM {RECORDS} WHERE url = ?",
+                         (url,)).fetchone()
+        if row is None or not all(isinstance(t, (int, float)) for t in row[1:]) \
+                or row[2] <= now:
+            return None
+        record = decode_record(row[0], url)  # None when the bytes are not what was stored
+        if record is None:
+            self.count("unreadable")
+            return None
+        # the column decides, as Redis's fresh key does
+        return replace(record, fresh_until=float(row[1]))
+
+    def read(self, url: str) -> PolicyRecord | None:
         now = time.time()
         with self._lock:
-            hit = self._memory.get(url)
-            if hit is not None and 0 <= now - hit[0] < self.ttl:
-                return hit[1]
             if self._db is None:
-                return None
+                return self._memory.peek(url)
             try:
-                row = self._db.execute(
-                    f"SELECT status, headers, body, sha256, redirects_exhausted, truncated,"
-                    f" fetched_at, final_url FROM {TABLE} WHERE url = ?", (url,)).fetchone()
+                return self._select(self._db, url, now)
             except sqlite3.Error as exc:
                 self._failed("cannot be read", exc)
                 return None
-        fetched = _row(url, row, now, self.ttl)
-        if fetched is not None:
-            with self._lock:
-                self._memory[url] = (fetched.fetched_at, fetched)
-        return fetched
 
-    def put(self, url: str, fetched: Fetched) -> None:
-        if not (fetched.definitive or fetched.redirects_exhausted):
-            return
-        now = fetched.fetched_at or time.time()
+    def claim_now(self, url: str, lease_seconds: float) -> Claim:
+        record = self.read(url)
+        now = time.time()
+        if record is not None and record.fresh_until > now:
+            return Claim(ClaimState.FRESH, record)
         with self._lock:
-            self._memory[url] = (now, fetched)
-            if self._db is None:
+            db = self._db
+            if db is None:
+                return replace(self._memory.claim_now(url, lease_seconds), local=True)
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                record = self._select(db, url, now)  # another process may just have published
+                if record is not None and record.fresh_until > now:
+                    db.execute("COMMIT")
+                    return Claim(ClaimState.FRESH, record)
+                held = db.execute(f"SELECT expires FROM {LEASES} WHERE url = ?",
+                                  (url,)).fetchone()
+                if held is not None and isinstance(held[0], (int, float)) and held[0] > now:
+                    db.execute("COMMIT")
+                    return Claim(ClaimState.BUSY, record)
+                token = new_lease()
+                db.execute(f"INSERT OR REPLACE INTO {LEASES} VALUES (?, ?, ?)",
+                           (url, token, now + lease_seconds))
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._failed("cannot be written", exc)
+                return replace(self._memory.claim_now(url, lease_seconds), local=True)
+        return Claim(ClaimState.OWNER, record, token)
+
+    def put(self, url: str, record: PolicyRecord, keep_until: float, lease: str | None) -> None:
+        blob = encode_record(record)
+        with self._lock:
+            db = self._db
+            if db is None:
+                self._memory.put(url, record, keep_until, lease)
                 return
             try:
-                self._db.execute(
-                    f"INSERT OR REPLACE INTO {TABLE} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (url, fetched.status, json.dumps(fetched.headers), fetched.body,
-                     hashlib.sha256(fetched.body).hexdigest(), int(fetched.redirects_exhausted),
-                     int(fetched.truncated), now, fetched.final_url or url))
-                self._db.commit()
+                db.execute("BEGIN IMMEDIATE")
+                db.execute(f"INSERT OR REPLACE INTO {RECORDS} VALUES (?, ?, ?, ?)",
+                           (url, blob, record.fresh_until, keep_until))
+                if lease is not None:
+                    db.execute(f"DELETE FROM {LEASES} WHERE url = ? AND token = ?", (url, lease))
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._failed("cannot be written", exc)
+                self._memory.put(url, record, keep_until, lease)
+
+    def drop_lease(self, url: str, lease: str) -> None:
+        with self._lock:
+            if self._db is None:
+                self._memory.drop_lease(url, lease)
+                return
+            try:
+                self._db.execute(f"DELETE FROM {LEASES} WHERE url = ? AND token = ?",
+                                 (url, lease))
             except sqlite3.Error as exc:
                 self._failed("cannot be written", exc)
 
@@ -127,22 +176,19 @@ class PolicyCache:
                     self._db.close()
                 self._db = None
 
+    # -- the PolicyStore protocol -------------------------------------------------------
+    async def get(self, url: str) -> PolicyRecord | None:
+        return self.read(url)
 
-def _row(url: str, row: tuple | None, now: float, ttl: float) -> Fetched | None:
-    """A stored row as a Fetched, or None when absent, stale or not what was stored."""
-    if row is None:
-        return None
-    try:
-        status, headers, body, digest, exhausted, truncated, fetched_at, final_url = row
-        fetched_at = float(fetched_at)
-        if not 0 <= now - fetched_at < ttl:
-            return None  # stale, or from the future (a wrong clock): fetch again
-        body = bytes(body)
-        if hashlib.sha256(body).hexdigest() != digest:
-            return None  # the body is not the one stored: fetch again
-        pairs = [(str(k), str(v)) for k, v in json.loads(headers)]
-        return Fetched(url, None if status is None else int(status), pairs, body,
-                       redirects_exhausted=bool(exhausted), truncated=bool(truncated),
-                       final_url=str(final_url or url), fetched_at=fetched_at)
-    except (TypeError, ValueError):
-        return None
+    async def claim(self, url: str, lease_seconds: float) -> Claim:
+        return self.claim_now(url, lease_seconds)
+
+    async def publish(self, url: str, record: PolicyRecord, keep_until: float,
+                      lease: str | None) -> None:
+        self.put(url, record, keep_until, lease)
+
+    async def release(self, url: str, lease: str) -> None:
+        self.drop_lease(url, lease)
+
+    async def aclose(self) -> None:
+        return None  # nothing belongs to an event loop: close() closes the file
