@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from redis_server import MISSING as REDIS_MISSING
+from redis_server import RedisServer, redis_binary
 from servers import Site, serving
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,6 +70,20 @@ def _isolated_env(monkeypatch, tmp_path):
                  "ALL_PROXY", "no_proxy", "NO_PROXY", "TDM_GUARD_CACHE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    """A real redis-server on 127.0.0.1 (a random port), stopped after the test; skips with
+    a one-line reason when the binary or redis-py is missing."""
+    if redis_binary() is None:
+        pytest.skip(REDIS_MISSING)
+    pytest.importorskip("redis", reason="redis-py not installed (pip install -e '.[dev]')")
+    server = RedisServer(tmp_path / "redis").start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -53,13 +53,14 @@ class PolicyFiles(Counted):
         self.lease = max(LEASE, fetch_deadline + 5)
         self.max_wait = 2 * self.lease  # then fetch anyway (a lease renewed forever is a bug)
         self._sleep = sleep
+        self._warned = False
 
     async def cached(self, url: str) -> PolicyRecord | None:
         """A fresh record, without fetching or claiming (offline)."""
         try:
             record = await self.store.get(url)
-        except Exception:  # noqa: BLE001 - a store fault never changes an answer
-            self.count("errors")
+        except Exception as exc:  # noqa: BLE001 - a store fault never changes an answer
+            self._fault(exc)
             return None
         if record is not None and self.freshness.usable(record, time.time()):
             return record
@@ -95,11 +96,17 @@ class PolicyFiles(Counted):
     async def _claim(self, url: str) -> Claim:
         try:
             return await self.store.claim(url, self.lease)
-        except Exception:  # noqa: BLE001 - a store fault never changes an answer
-            logger.exception("tdm-guard: policy store %s failed; fetching %s here",
-                             getattr(self.store, "name", "?"), url)
-            self.count("errors")
+        except Exception as exc:  # noqa: BLE001 - a store fault never changes an answer
+            self._fault(exc)
             return Claim(ClaimState.OWNER, local=True)
+
+    def _fault(self, exc: Exception) -> None:
+        self.count("errors")
+        if not self._warned:
+            self._warned = True
+            logger.warning("policy store %s failed (%s: %s); going on without it: answers "
+                           "are unchanged, policy files are fetched instead",
+                           getattr(self.store, "name", "?"), type(exc).__name__, exc)
 
     async def _fetch(self, url: str, fetch: Callable[[], Awaitable[Fetched]],
                      previous: PolicyRecord | None, lease: str | None,
@@ -114,13 +121,11 @@ class PolicyFiles(Counted):
         record = self.freshness.after_fetch(fetched, previous, time.time())
         try:
             await self.store.publish(url, record, self.freshness.keep_until(record), lease)
-        except Exception:  # noqa: BLE001 - not kept: only the next fetch count grows
-            logger.exception("tdm-guard: policy store %s failed to keep %s",
-                             getattr(self.store, "name", "?"), url)
-            self.count("errors")
+        except Exception as exc:  # noqa: BLE001 - not kept: only the next fetch count grows
+            self._fault(exc)
         if record.stale_copy and record.fetched is not fetched:
             self.count("stale")
-            logger.info("tdm-guard: %s is unreachable (%s); the copy fetched at %s is used "
+            logger.info("%s is unreachable (%s); the copy fetched at %s is used "
                         "until it is asked for again (RFC 9309 §2.4)", url,
                         describe_failure(fetched), record.fetched.fetched_at_iso)
             return record, "stale"

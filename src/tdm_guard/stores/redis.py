@@ -198,7 +198,7 @@ class RedisStore(Counted):
         if self._open_until is not None:
             self._open_until, self._probing = None, False
             self.count("up")
-            logger.info("tdm-guard: policy store %s answers again", self.name)
+            logger.info("policy store %s answers again", self.name)
 
     def _failed(self, exc: BaseException) -> None:
         self.count("errors")
@@ -210,11 +210,11 @@ class RedisStore(Counted):
             if not self._warned:
                 self._warned = True
                 logger.warning(
-                    "tdm-guard: policy store %s unusable (%s); this process fetches policy "
+                    "policy store %s unusable (%s); this process fetches policy "
                     "files itself (answers are unchanged) and tries Redis again every %g s",
                     self.name, text, self.cooldown)
             else:
-                logger.debug("tdm-guard: policy store %s unusable again (%s)", self.name, text)
+                logger.debug("policy store %s unusable again (%s)", self.name, text)
 
     async def _run(self, call):  # noqa: ANN001 - a coroutine function of the client
         """`call(client)` against Redis, or `_UNUSABLE` (breaker open, or this call failed)."""
