@@ -21,9 +21,11 @@ from tdm_guard.scrapy_settings import SettingError  # noqa: E402
 ROBOTS = b"User-agent: *\nDisallow: /private/\n"
 
 
-def make(settings=None, files=None, delay=0.05, fail=False):
-    """A middleware whose engine answers policy-file requests from `files` after `delay`."""
-    crawler = get_crawler(settings_dict={"TDM_GUARD_CACHE": None, **(settings or {})})
+def make(settings=None, files=None, delay=0.05, fail=False, headers=(), cache=True):
+    """A middleware whose engine answers policy-file requests from `files` after `delay`
+    (with `headers`); `cache=True` keeps policy files in memory unless `settings` say."""
+    crawler = get_crawler(settings_dict={**({"TDM_GUARD_CACHE": None} if cache else {}),
+                                         **(settings or {})})
     files = files if files is not None else {"/robots.txt": (200, ROBOTS)}
     calls = []
 
@@ -35,7 +37,7 @@ def make(settings=None, files=None, delay=0.05, fail=False):
         path = "/" + request.url.split("/", 3)[3]
         status, body = files.get(path, (404, b"not found"))
         return TextResponse(request.url, status=status, body=body, request=request,
-                            encoding="utf-8")
+                            encoding="utf-8", headers=dict(headers))
 
     crawler.engine = MagicMock()
     crawler.engine.download_async = AsyncMock(side_effect=download_async)
