@@ -4,7 +4,8 @@ usage: python crawl_script.py CONFIG.json   -> writes CONFIG's "output" file:
 {"items": [...], "stats": {...}}
 
 CONFIG: "settings" (project priority), optional "custom_settings" (the spider's, at Scrapy's
-"spider" priority), "start_urls" and optional "start_meta" (the meta of every start request).
+"spider" priority), "start_urls", optional "start_meta" (the meta of every start request)
+and "follow_links" (follow every link of every page).
 """
 
 import json
@@ -22,6 +23,7 @@ warnings.filterwarnings("error", category=ScrapyDeprecationWarning)
 class SiteSpider(scrapy.Spider):
     name = "site"
     start_meta: dict = {}
+    follow_links = False
 
     async def start(self):
         for url in self.start_urls:
@@ -34,6 +36,9 @@ class SiteSpider(scrapy.Spider):
             "status": response.status,
             "decision": decision.to_dict() if decision is not None else None,
         }
+        if self.follow_links:
+            for href in response.css("a::attr(href)").getall():
+                yield response.follow(href, callback=self.parse)
 
 
 class StubbornCacheMiddleware:
@@ -60,7 +65,8 @@ def main(config_path: str) -> None:
 
     crawler.signals.connect(collect, signal=scrapy.signals.item_scraped)
     process.crawl(crawler, start_urls=config["start_urls"],
-                  start_meta=config.get("start_meta", {}))
+                  start_meta=config.get("start_meta", {}),
+                  follow_links=config.get("follow_links", False))
     process.start()
     if process.bootstrap_failed:  # as `scrapy crawl` does: the crawl never started
         sys.exit(1)

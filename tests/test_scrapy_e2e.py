@@ -49,10 +49,11 @@ def mixed_site(site: Site) -> None:
 
 
 def run_crawl(tmp_path, start_urls, env=None, custom_settings=None, start_meta=None,
-              **settings):
+              follow_links=False, **settings):
     """Run crawl_script.py on these settings; return the finished process."""
     config = {
         "start_urls": start_urls,
+        "follow_links": follow_links,
         "output": str(tmp_path / "out.json"),
         "custom_settings": custom_settings,
         "start_meta": start_meta or {},
@@ -76,9 +77,9 @@ def run_crawl(tmp_path, start_urls, env=None, custom_settings=None, start_meta=N
                           capture_output=True, text=True, timeout=120, env=env)
 
 
-def crawl(tmp_path, start_urls, env=None, **settings):
+def crawl(tmp_path, start_urls, env=None, follow_links=False, **settings):
     """A crawl that must finish; returns (items, stats, audit records, log)."""
-    proc = run_crawl(tmp_path, start_urls, env=env, **settings)
+    proc = run_crawl(tmp_path, start_urls, env=env, follow_links=follow_links, **settings)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((tmp_path / "out.json").read_text())
     audit_path = tmp_path / "audit.jsonl"

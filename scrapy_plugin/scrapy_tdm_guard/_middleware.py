@@ -397,7 +397,7 @@ class TdmGuardMiddleware:
         if size > cap:
             raise StopDownload(fail=False)  # keep what arrived: the parser reads only `cap`
 
-    def _spider_closed(self, spider: object = None, reason: str = "") -> Deferred:
+    async def _spider_closed(self, spider: object = None, reason: str = "") -> None:
         s = self._summary
         blocked = ", ".join(f"{k.split('/', 1)[1]}: {v}" for k, v in sorted(s.items())
                             if k.startswith("blocked/"))
@@ -413,9 +413,6 @@ class TdmGuardMiddleware:
                 f"{name} {shared[name]}" for name in sorted(shared)))
         if self.audit is not None:
             self.audit.close()
-        return deferred_from_coro(self._close_store())
-
-    async def _close_store(self) -> None:
         try:
             await self.store.aclose()
         finally:
