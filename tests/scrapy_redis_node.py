@@ -4,9 +4,10 @@ dupefilter in Redis), with tdm-guard's add-on; used by the tests and bench/clust
 usage: python scrapy_redis_node.py CONFIG.json   -> writes CONFIG's "output" file:
 {"items": [...], "stats": {...}}
 
-CONFIG: "settings" (project priority; REDIS_URL among them) and "output". The spider
-`cluster` reads its start URLs from the Redis list `cluster:start_urls` and follows every
-link of every page it is given.
+CONFIG: "settings" (project priority; REDIS_URL among them), "output" and optional
+"batch_size" (start URLs a node takes each time it is idle, default 1). The spider `cluster`
+reads its start URLs from the Redis list `cluster:start_urls` and follows every link of
+every page it is given.
 """
 
 import json
@@ -26,7 +27,7 @@ warnings.filterwarnings("error", category=DeprecationWarning, module=r"(scrapy_)
 
 class ClusterSpider(RedisSpider):
     name = "cluster"
-    redis_batch_size = 1  # one start URL per idle node: the start URLs spread over the nodes
+    redis_batch_size = 1  # start URLs per idle node (1: they spread over the nodes)
 
     def parse(self, response):
         decision = response.meta.get("tdm_guard")
@@ -52,6 +53,7 @@ def main(config_path: str) -> None:
         "RETRY_ENABLED": False,
         **config["settings"],
     }
+    ClusterSpider.redis_batch_size = int(config.get("batch_size", 1))
     process = CrawlerProcess(settings=settings)
     crawler = process.create_crawler(ClusterSpider)
     items = []

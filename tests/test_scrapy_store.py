@@ -115,3 +115,36 @@ def test_the_environment_names_the_store_of_a_crawl(monkeypatch, tmp_path):
     monkeypatch.setenv("TDM_GUARD_CACHE", str(tmp_path / "env.sqlite3"))
     mw, _, _ = make(cache=False)
     assert mw.store.name.endswith("env.sqlite3")
+
+
+EPOLL = "twisted.internet.epollreactor.EPollReactor"
+
+
+def test_a_non_asyncio_reactor_still_crawls_on_the_sqlite_store(tmp_path):
+    from test_scrapy_e2e import crawl, html
+
+    from servers import Resp, Site, serving
+
+    site = Site()
+    site.add("/robots.txt", Resp(200, ROBOTS.decode()))
+    for path in ("/private/1", "/ok"):
+        site.add(path, html())
+    with serving(site):
+        for run in ("1", "2"):  # fetched, then from the store
+            items, stats, _, _ = crawl(tmp_path / run, [site.base + "/private/1",
+                                                        site.base + "/ok"],
+                                       TWISTED_REACTOR=EPOLL,
+                                       TDM_GUARD_CACHE=str(tmp_path / "store.sqlite3"))
+            assert [i["url"] for i in items] == [site.base + "/ok"]
+        assert site.count("/robots.txt") == 1 and site.count("/private/1") == 0
+    assert stats["tdm_guard/policy_file/robots/cached"] == 1
+
+
+def test_a_redis_store_on_a_non_asyncio_reactor_stops_the_crawl_at_start(tmp_path):
+    pytest.importorskip("redis")
+    from test_scrapy_e2e import run_crawl
+
+    proc = run_crawl(tmp_path, ["http://127.0.0.1:9/"], TWISTED_REACTOR=EPOLL,
+                     TDM_GUARD_CACHE="redis://127.0.0.1:9/0")
+    assert proc.returncode != 0
+    assert "a Redis policy store needs Scrapy's asyncio reactor" in proc.stderr

@@ -9,6 +9,8 @@ import logging
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tdm_guard.fetched import Fetched
 from tdm_guard.freshness import Freshness
@@ -365,3 +367,21 @@ def test_a_reader_allowing_less_staleness_fetches_for_itself(store):
         await store.aclose()
 
     run(go())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(
+    st.text(max_size=80),
+    st.builds(lambda scheme, rest: f"{scheme}://{rest}",
+              st.sampled_from(["redis", "rediss", "sqlite", "REDIS", "unix", "http"]),
+              st.text(alphabet=st.characters(codec="utf-8"), max_size=60)
+              | st.just("h:1/0?prefix=a\nb") | st.just("\n") | st.just("u:p@h\n:1"))))
+def test_hostile_store_values_open_a_store_or_say_why(value):
+    pytest.importorskip("redis")
+    try:
+        kind, _ = store_kind(value)
+        if kind == "redis":
+            store = open_store(value)
+            assert store.name.startswith(("redis://", "rediss://"))
+    except StoreError as exc:
+        assert str(exc) and "\n" not in str(exc)

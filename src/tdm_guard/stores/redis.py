@@ -84,11 +84,11 @@ def parse_redis_url(text: str) -> RedisLocation:
     if parts.scheme not in ("redis", "rediss"):
         raise ValueError(f"not a Redis URL: {mask(text)!r} (redis://HOST:PORT/DB or rediss://)")
     if not parts.hostname:
-        raise ValueError(f"{mask(text)}: no host")
+        raise ValueError(f"{mask(text)!r}: no host")
     try:
         parts.port  # noqa: B018 - raises for a port that is not a number
     except ValueError:
-        raise ValueError(f"{mask(text)}: the port is not a number") from None
+        raise ValueError(f"{mask(text)!r}: the port is not a number") from None
     prefix, timeout, rest = DEFAULT_PREFIX, DEFAULT_TIMEOUT, []
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         if key == "prefix":
@@ -99,12 +99,12 @@ def parse_redis_url(text: str) -> RedisLocation:
             except ValueError:
                 timeout = -1.0
             if not 0 < timeout <= 30:
-                raise ValueError(f"{mask(text)}: timeout={value!r} must be seconds, "
+                raise ValueError(f"{mask(text)!r}: timeout={value!r} must be seconds, "
                                  "more than 0 and at most 30")
         else:
             rest.append((key, value))
     if len(prefix) > 64 or any(c in prefix for c in "{} \t\r\n") or not prefix.isprintable():
-        raise ValueError(f"{mask(text)}: prefix={prefix!r} must be at most 64 printable "
+        raise ValueError(f"{mask(text)!r}: prefix={prefix!r} must be at most 64 printable "
                          "characters without spaces or braces")
     url = urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(rest), ""))
     _check_options(url, text)
@@ -117,7 +117,7 @@ def _check_options(url: str, text: str) -> None:
         pool = BlockingConnectionPool.from_url(url)
         pool.connection_class(**pool.connection_kwargs)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{mask(text)}: {exc}") from None
+        raise ValueError(f"{mask(text)!r}: {exc}") from None
 
 
 def mask(url: str) -> str:
