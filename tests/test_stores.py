@@ -37,7 +37,9 @@ def store(request, tmp_path):
         made = SQLiteStore(tmp_path / "store.sqlite3")
     else:
         server = request.getfixturevalue("redis_server")
-        made = open_store(server.url + "?prefix=test:")
+        # a generous deadline: these tests count fetches, a loaded CI machine must not trip
+        # the breaker (the trouble tests below use the default)
+        made = open_store(server.url + "?prefix=test:&timeout=2")
     yield made
     made.close()
 
