@@ -56,6 +56,8 @@ def failed(status=503, headers=(), at=NOW):
     ([("Cache-Control", "max-age=3600, s-maxage=600")], 600),  # the shortest
     ([("Cache-Control", "max-age=3600"), ("Age", "3000")], 600),
     ([("Cache-Control", "max-age=ten")], 60),  # invalid: stale at once (RFC 9111 §4.2.1)
+    ([("Cache-Control", "max-age=3600"), ("Age", "²")], 3600),  # not delta-seconds: no Age
+    ([("Cache-Control", "max-age=٣٦٠٠")], 60),  # digits, but not ASCII ones
     ([("Expires", "Thu, 15 Jan 2027 09:00:00 GMT"), ("Date", "Thu, 15 Jan 2027 08:00:00 GMT")],
      3600),
     ([("Expires", "0"), ("Date", "Thu, 15 Jan 2027 08:00:00 GMT")], 60),  # invalid: expired
@@ -132,7 +134,7 @@ def test_durations():
     assert parse_duration("7d") == 7 * DAY and parse_duration("12h") == 43200
     assert parse_duration("30m") == 1800 and parse_duration(45) == 45
     assert parse_duration("0") == 0
-    for bad in ("-1", "forever", "", True, float("nan"), -3):
+    for bad in ("-1", "forever", "", True, float("nan"), -3, "9" * 400, "٣d"):
         with pytest.raises(ValueError):
             parse_duration(bad)
 

@@ -38,7 +38,8 @@ MIN_FRESH = 60.0
 MAX_STALE = 7 * DAY
 ERROR_FIRST = 300.0
 ERROR_MAX = 3600.0
-_DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", re.IGNORECASE)
+_SECONDS = re.compile(r"[0-9]{1,15}")  # delta-seconds (RFC 9111 §1.2.2): ASCII digits only
+_DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)\s*", re.IGNORECASE)
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": DAY}
 
 
@@ -69,7 +70,7 @@ def cache_lifetime(headers: list[tuple[str, str]]) -> float | None:
             if name in ("no-cache", "no-store"):
                 found.append(0.0)
             elif name in ("max-age", "s-maxage"):
-                found.append(float(arg) if arg.isdigit() and len(arg) < 16 else 0.0)
+                found.append(float(arg) if _SECONDS.fullmatch(arg) else 0.0)
     expires = _header(headers, "expires")
     if not found and expires:
         when = _http_date(expires[0])
@@ -81,8 +82,7 @@ def cache_lifetime(headers: list[tuple[str, str]]) -> float | None:
             found.append(max(0.0, when - date))
     if not found:
         return None
-    ages = [float(a.strip()) for a in _header(headers, "age")
-            if a.strip().isdigit() and len(a.strip()) < 16]
+    ages = [float(a.strip()) for a in _header(headers, "age") if _SECONDS.fullmatch(a.strip())]
     return max(0.0, min(found) - (max(ages) if ages else 0.0))
 
 
@@ -93,8 +93,10 @@ def retry_after(headers: list[tuple[str, str]], now: float) -> float | None:
     if not values:
         return None
     text = values[0].strip()
-    if text.isdigit():
-        return float(text) if len(text) < 16 else None
+    if _SECONDS.fullmatch(text):
+        return float(text)
+    if text.isdigit():  # digits, but not ASCII ones
+        return None
     when = _http_date(text)
     return None if when is None else max(0.0, when - now)
 
@@ -121,9 +123,10 @@ def parse_duration(text: object) -> float:
             raise ValueError(f"not a duration: {text!r}")
         return float(text)
     match = _DURATION.fullmatch(str(text))
-    if match is None:
+    seconds = float(match.group(1)) * _UNITS[match.group(2).lower()] if match else math.inf
+    if not math.isfinite(seconds):
         raise ValueError(f"not a duration: {text!r} (e.g. 7d, 12h, 30m or seconds)")
-    return float(match.group(1)) * _UNITS[match.group(2).lower()]
+    return seconds
 
 
 @dataclass(frozen=True)
