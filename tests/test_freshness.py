@@ -124,6 +124,16 @@ def test_an_unreachable_refresh_keeps_a_good_copy_for_max_stale(failure):
     assert Freshness(max_stale=0).after_fetch(failure, good, NOW).fetched is not good.fetched
 
 
+def test_a_record_never_claims_more_than_a_day_of_freshness():
+    record = RULES.after_fetch(ok(), None, NOW)
+    assert RULES.usable(record, NOW) and RULES.trusted(record, NOW)
+    ahead = replace(record, fresh_until=NOW + 10 * DAY)  # written by a clock set ahead
+    assert not RULES.usable(ahead, NOW) and not RULES.trusted(ahead, NOW)
+    # another node's clock a minute ahead: its fresh record is still used
+    assert RULES.trusted(replace(record, fresh_until=NOW + DAY + 60), NOW)
+    assert not RULES.usable(record, NOW + DAY + 1)
+
+
 def test_a_kept_404_is_never_a_copy_to_fall_back_on():
     gone = RULES.after_fetch(failed(404, at=NOW - 2 * DAY), None, NOW - 2 * DAY)
     record = RULES.after_fetch(failed(503), gone, NOW)

@@ -387,3 +387,16 @@ def test_hostile_store_values_open_a_store_or_say_why(value):
             assert store.name.startswith(("redis://", "rediss://"))
     except StoreError as exc:
         assert str(exc) and "\n" not in str(exc)
+
+
+def test_a_stored_record_fresh_for_ten_days_is_fetched_again(tmp_path):
+    store = SQLiteStore(tmp_path / "s.sqlite3")
+    ahead = PolicyRecord(good(), time.time() + 10 * 86400)  # a clock set ahead wrote it
+
+    async def go():
+        await store.publish(URL, ahead, time.time() + 20 * 86400, None)
+        claim = await store.claim(URL, 30)
+        assert claim.state is ClaimState.OWNER  # never trusted for more than 24 hours
+
+    run(go())
+    store.close()

@@ -38,9 +38,17 @@ MIN_FRESH = 60.0
 MAX_STALE = 7 * DAY
 ERROR_FIRST = 300.0
 ERROR_MAX = 3600.0
+CLOCK_SKEW = 300.0  # how far apart the clocks of nodes sharing a store may be
 _SECONDS = re.compile(r"[0-9]{1,15}")  # delta-seconds (RFC 9111 §1.2.2): ASCII digits only
 _DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)\s*", re.IGNORECASE)
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": DAY}
+
+
+def fresh_at(record: PolicyRecord, now: float, skew: float = 0.0) -> bool:
+    """Fresh now, and never for more than 24 hours from now (a record written by a clock set
+    ahead, or tampered with, is not trusted for longer than RFC 9309 allows); `skew` is
+    the leeway for a record written on another machine's clock."""
+    return now - skew < record.fresh_until <= now + MAX_FRESH + skew
 
 
 def answered(fetched: Fetched) -> bool:
@@ -156,7 +164,8 @@ class Freshness:
     def may_fall_back_on(self, record: PolicyRecord, now: float) -> bool:
         """May `record` still be used while its file is unreachable?"""
         fetched = record.fetched
-        return good_copy(fetched) and 0 <= now - (fetched.fetched_at or now) <= self.max_stale
+        return good_copy(fetched) and \
+            -CLOCK_SKEW <= now - (fetched.fetched_at or now) <= self.max_stale
 
     def after_fetch(self, fetched: Fetched, previous: PolicyRecord | None,
                     now: float) -> PolicyRecord:
@@ -173,11 +182,17 @@ class Freshness:
             return PolicyRecord(previous.fetched, until, failures, why)
         return PolicyRecord(fetched, until, failures, why)
 
-    def usable(self, record: PolicyRecord, now: float) -> bool:
-        """May this reader use a record another reader stored as fresh? (A stale copy kept by
-        a writer that allows more staleness than this reader does is not usable.)"""
-        return record.fresh_until > now and (
+    def trusted(self, record: PolicyRecord, now: float) -> bool:
+        """May this reader use a record its store says is fresh? Not if it claims to be fresh
+        for more than 24 hours, nor a stale copy older than this reader allows (its writer
+        may allow more). The store's word on freshness stands: Redis decides it with a key
+        that expires, whatever the clocks of the nodes say."""
+        return record.fresh_until <= now + self.max_fresh + CLOCK_SKEW and (
             not record.stale_copy or self.may_fall_back_on(record, now))
+
+    def usable(self, record: PolicyRecord, now: float) -> bool:
+        """Fresh on this machine's clock, and trusted (for reads that claim nothing)."""
+        return fresh_at(record, now) and self.trusted(record, now)
 
     def keep_until(self, record: PolicyRecord) -> float:
         """How long a store keeps a record: a good copy for as long as it may be fallen back
@@ -196,5 +211,5 @@ def describe_failure(fetched: Fetched) -> str:
     return "no response"
 
 
-__all__ = ["Freshness", "answered", "cache_lifetime", "good_copy", "parse_duration",
-           "retry_after"]
+__all__ = ["Freshness", "answered", "cache_lifetime", "fresh_at", "good_copy",
+           "parse_duration", "retry_after"]

@@ -73,7 +73,7 @@ class PolicyFiles(Counted):
         while True:
             claim = await self._claim(url)
             if claim.state is ClaimState.FRESH and claim.record is not None:
-                if self.freshness.usable(claim.record, time.time()):
+                if self.freshness.trusted(claim.record, time.time()):
                     self.count("hit")
                     return claim.record, "store"
                 self.count("refused")

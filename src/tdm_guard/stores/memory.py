@@ -7,6 +7,7 @@ import threading
 import time
 from collections import OrderedDict
 
+from ..freshness import fresh_at
 from ..stored import Claim, ClaimState, PolicyRecord
 from .base import Counted, new_lease
 
@@ -39,7 +40,7 @@ class MemoryStore(Counted):
     def claim_now(self, url: str, lease_seconds: float) -> Claim:
         now = time.time()
         record = self.peek(url)
-        if record is not None and record.fresh_until > now:
+        if record is not None and fresh_at(record, now):
             return Claim(ClaimState.FRESH, record)
         with self._lock:
             held = self._leases.get(url)

@@ -35,7 +35,7 @@ def store_kind(value: str | os.PathLike[str] | None) -> tuple[str, str]:
         return "memory", ""
     scheme = _SCHEME.match(text)
     if scheme is None:
-        return "sqlite", str(Path(text).expanduser())
+        return "sqlite", _path(text)
     name = scheme.group(1).lower()
     if name in ("redis", "rediss"):
         return "redis", text
@@ -43,9 +43,16 @@ def store_kind(value: str | os.PathLike[str] | None) -> tuple[str, str]:
         path = text[len("sqlite://"):]
         if not path or path.lower() in (":memory:", "/:memory:"):
             raise StoreError(f"{text!r}: name a file, e.g. sqlite:///var/cache/tdm-guard.sqlite3")
-        return "sqlite", str(Path(path).expanduser())
+        return "sqlite", _path(path)
     raise StoreError(f"{text!r}: unknown store {name}:// (use a path, sqlite:///PATH, "
                      "redis://HOST:PORT/DB or rediss://...)")
+
+
+def _path(text: str) -> str:
+    try:
+        return str(Path(text).expanduser())
+    except RuntimeError:  # ~user with no such user, or no home directory
+        raise StoreError(f"{text!r}: cannot expand '~' (no such user or home)") from None
 
 
 def open_store(value: str | os.PathLike[str] | None) -> PolicyStore:

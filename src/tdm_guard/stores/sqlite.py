@@ -24,6 +24,7 @@ from pathlib import Path
 
 import platformdirs
 
+from ..freshness import fresh_at
 from ..stored import SCHEMA, Claim, ClaimState, PolicyRecord, decode_record, encode_record
 from .base import Counted, new_lease
 from .memory import MemoryStore
@@ -114,7 +115,7 @@ class SQLiteStore(Counted):
     def claim_now(self, url: str, lease_seconds: float) -> Claim:
         record = self.read(url)
         now = time.time()
-        if record is not None and record.fresh_until > now:
+        if record is not None and fresh_at(record, now):
             return Claim(ClaimState.FRESH, record)
         with self._lock:
             db = self._db
@@ -123,7 +124,7 @@ class SQLiteStore(Counted):
             try:
                 db.execute("BEGIN IMMEDIATE")
                 record = self._select(db, url, now)  # another process may just have published
-                if record is not None and record.fresh_until > now:
+                if record is not None and fresh_at(record, now):
                     db.execute("COMMIT")
                     return Claim(ClaimState.FRESH, record)
                 held = db.execute(f"SELECT expires FROM {LEASES} WHERE url = ?",
