@@ -33,6 +33,16 @@ class Resp:
 Handler = Callable[[str], Resp]
 
 
+def held(body: str, gate: threading.Event | None, limit: float = 90) -> Handler:
+    """Answer 200 `body` only once `gate` is set (at most `limit` seconds later; no gate:
+    at once): requests pile up behind it, so processes that share a store contend."""
+    def answer(path: str) -> Resp:
+        if gate is not None:
+            gate.wait(limit)
+        return Resp(200, body)
+    return answer
+
+
 class Site:
     """Routes and request log. Hosts default to "*" (any host)."""
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import json_lines
-from servers import Resp, Site, serving
+from servers import Site, held, serving
 
 CLI = [sys.executable, "-m", "tdm_guard.cli"]
 ORIGINS = 8
@@ -36,17 +36,10 @@ def cluster_site(gate: threading.Event | None = None) -> tuple[Site, list[str]]:
     site = Site()
     seeds = []
 
-    def held(body: str):
-        def answer(path: str) -> Resp:
-            if gate is not None:
-                gate.wait(60)
-            return Resp(200, body)
-        return answer
-
     for i in range(ORIGINS):
         host = f"o{i}.test"
-        site.add("/robots.txt", held(ROBOTS), host=host)
-        site.add("/.well-known/tdmrep.json", held(TDMREP), host=host)
+        site.add("/robots.txt", held(ROBOTS, gate), host=host)
+        site.add("/.well-known/tdmrep.json", held(TDMREP, gate), host=host)
         seeds += [f"http://{host}/private/{i}", f"http://{host}/tdm/{i}", f"http://{host}/ok"]
     return site, seeds
 

@@ -69,7 +69,7 @@ def test_cli_killed_mid_run(site, tmp_path):
                "line 2: Disallow: /private/" for r in records)
     # the cache kept what was fetched before the kill, readable by the next run
     reopened = SQLiteStore(cache)
-    assert reopened.read("http://host0.test/robots.txt") is not None
+    assert reopened.peek("http://host0.test/robots.txt") is not None
     reopened.close()
 
 
@@ -98,5 +98,5 @@ def test_scrapy_crawl_killed_mid_run(site, tmp_path):
     records = assert_survived(audit, cache, 10)
     assert {r["action"] for r in records} == {"allowed"}
     reopened = SQLiteStore(cache)
-    assert reopened.read(f"{site.base}/robots.txt") is not None
+    assert reopened.peek(f"{site.base}/robots.txt") is not None
     reopened.close()

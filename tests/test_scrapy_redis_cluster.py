@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from servers import Resp, Site, serving
+from servers import Resp, Site, held, serving
 
 pytest.importorskip("scrapy")
 pytest.importorskip("scrapy_redis", reason="scrapy-redis not installed (pip install -e '.[dev]')")
@@ -41,16 +41,9 @@ def build_sites(stack: ExitStack, gate: threading.Event | None = None) -> list[S
     and to its own reserved pages; policy files wait for `gate`, if given."""
     sites = [stack.enter_context(serving(Site())) for _ in range(ORIGINS)]
 
-    def held(body: str):
-        def answer(path: str) -> Resp:
-            if gate is not None:
-                gate.wait(90)
-            return Resp(200, body)
-        return answer
-
     for site in sites:
-        site.add("/robots.txt", held(ROBOTS))
-        site.add("/.well-known/tdmrep.json", held(TDMREP))
+        site.add("/robots.txt", held(ROBOTS, gate))
+        site.add("/.well-known/tdmrep.json", held(TDMREP, gate))
         for k in range(PAGES):
             nxt = [f"{s.base}/p/{k + 1}" for s in sites] if k + 1 < PAGES else []
             own = [f"{site.base}/private/{k}", f"{site.base}/tdm/{k}", f"{site.base}/meta/{k}"]

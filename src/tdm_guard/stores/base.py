@@ -1,4 +1,5 @@
-"""What every policy store shares: its event counts (for stats and logs) and lease tokens."""
+"""What every policy store shares: its event counts (for stats and logs), lease tokens, and
+the protocol's coroutines for the stores whose work is local and short (memory, SQLite)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import socket
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..stored import Claim, PolicyRecord
 
 EventHook = Callable[[str], None]
 
@@ -34,3 +39,39 @@ def node_name() -> str:
 def new_lease() -> str:
     """A lease token: which process holds it, and a part no other holder has."""
     return f"{node_name()}:{uuid.uuid4().hex[:16]}"
+
+
+class LocalStore(Counted):
+    """A store whose calls are short and local (no network): the `PolicyStore` coroutines
+    call its blocking methods directly, without leaving the event loop."""
+
+    def peek(self, url: str) -> PolicyRecord | None:
+        raise NotImplementedError
+
+    def claim_now(self, url: str, lease_seconds: float) -> Claim:
+        raise NotImplementedError
+
+    def put(self, url: str, record: PolicyRecord, keep_until: float, lease: str | None) -> None:
+        raise NotImplementedError
+
+    def drop_lease(self, url: str, lease: str) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        return None
+
+    async def get(self, url: str) -> PolicyRecord | None:
+        return self.peek(url)
+
+    async def claim(self, url: str, lease_seconds: float) -> Claim:
+        return self.claim_now(url, lease_seconds)
+
+    async def publish(self, url: str, record: PolicyRecord, keep_until: float,
+                      lease: str | None) -> None:
+        self.put(url, record, keep_until, lease)
+
+    async def release(self, url: str, lease: str) -> None:
+        self.drop_lease(url, lease)
+
+    async def aclose(self) -> None:
+        return None  # nothing belongs to an event loop: close() closes for good

@@ -9,12 +9,12 @@ from collections import OrderedDict
 
 from ..freshness import fresh_at
 from ..stored import Claim, ClaimState, PolicyRecord
-from .base import Counted, new_lease
+from .base import LocalStore, new_lease
 
 MAX_RECORDS = 100_000  # records kept in memory at most (the oldest are dropped first)
 
 
-class MemoryStore(Counted):
+class MemoryStore(LocalStore):
     """Records and leases in a dict: the same semantics as the shared stores, for one process."""
 
     name = "memory"
@@ -65,23 +65,3 @@ class MemoryStore(Counted):
             held = self._leases.get(url)
             if held is not None and held[0] == lease:
                 del self._leases[url]
-
-    # -- the PolicyStore protocol -------------------------------------------------------
-    async def get(self, url: str) -> PolicyRecord | None:
-        return self.peek(url)
-
-    async def claim(self, url: str, lease_seconds: float) -> Claim:
-        return self.claim_now(url, lease_seconds)
-
-    async def publish(self, url: str, record: PolicyRecord, keep_until: float,
-                      lease: str | None) -> None:
-        self.put(url, record, keep_until, lease)
-
-    async def release(self, url: str, lease: str) -> None:
-        self.drop_lease(url, lease)
-
-    async def aclose(self) -> None:
-        return None
-
-    def close(self) -> None:
-        return None

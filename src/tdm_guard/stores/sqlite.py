@@ -26,7 +26,7 @@ import platformdirs
 
 from ..freshness import fresh_at
 from ..stored import SCHEMA, Claim, ClaimState, PolicyRecord, decode_record, encode_record
-from .base import Counted, new_lease
+from .base import LocalStore, new_lease
 from .memory import MemoryStore
 
 RECORDS = f"policy_records_v{SCHEMA}"  # older tables (policy_files_v2) are simply not read
@@ -40,7 +40,7 @@ def default_cache_path() -> Path:
     return Path(platformdirs.user_cache_dir("tdm-guard", appauthor=False)) / "policy-cache.sqlite3"
 
 
-class SQLiteStore(Counted):
+class SQLiteStore(LocalStore):
     """Thread-safe; every method is a short local transaction."""
 
     def __init__(self, path: Path | str) -> None:
@@ -101,7 +101,7 @@ class SQLiteStore(Counted):
         # the column decides, as Redis's fresh key does
         return replace(record, fresh_until=float(row[1]))
 
-    def read(self, url: str) -> PolicyRecord | None:
+    def peek(self, url: str) -> PolicyRecord | None:
         now = time.time()
         with self._lock:
             if self._db is None:
@@ -113,7 +113,7 @@ class SQLiteStore(Counted):
                 return None
 
     def claim_now(self, url: str, lease_seconds: float) -> Claim:
-        record = self.read(url)
+        record = self.peek(url)
         now = time.time()
         if record is not None and fresh_at(record, now):
             return Claim(ClaimState.FRESH, record)
@@ -176,20 +176,3 @@ class SQLiteStore(Counted):
                 with contextlib.suppress(sqlite3.Error):
                     self._db.close()
                 self._db = None
-
-    # -- the PolicyStore protocol -------------------------------------------------------
-    async def get(self, url: str) -> PolicyRecord | None:
-        return self.read(url)
-
-    async def claim(self, url: str, lease_seconds: float) -> Claim:
-        return self.claim_now(url, lease_seconds)
-
-    async def publish(self, url: str, record: PolicyRecord, keep_until: float,
-                      lease: str | None) -> None:
-        self.put(url, record, keep_until, lease)
-
-    async def release(self, url: str, lease: str) -> None:
-        self.drop_lease(url, lease)
-
-    async def aclose(self) -> None:
-        return None  # nothing belongs to an event loop: close() closes the file
