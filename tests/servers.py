@@ -156,8 +156,15 @@ def serving(site: Site) -> Iterator[Site]:
         server.server_close()
 
 
+class _Server(ThreadingHTTPServer):
+    # A deep accept queue: with the default of 5, a burst of concurrent connections (a bulk
+    # check opens dozens at once) overflows it and the kernel delays the overflow for
+    # seconds, which a client reads as a silent server.
+    request_queue_size = 1024
+
+
 def start(site: Site) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(site))
+    server = _Server(("127.0.0.1", 0), _handler_for(site))
     server.daemon_threads = True
     site.server = server
     threading.Thread(target=server.serve_forever, daemon=True).start()
