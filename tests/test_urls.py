@@ -177,3 +177,26 @@ def test_property_any_string_parses_or_is_refused_with_a_message(text):
         return
     assert url.scheme in ("http", "https") and url.host and url.path.startswith("/")
     assert parse_url(url.href) == url
+
+
+# -- the fast path (strings that are canonical already) agrees with the full parse ----------
+FAST_HOST = st.lists(st.text(alphabet="abcxyz019-", min_size=1, max_size=8), min_size=1,
+                     max_size=4).map(".".join)
+FAST_URLS = st.builds(
+    lambda scheme, host, port, path, query: f"{scheme}://{host}{port}{path}{query}",
+    st.sampled_from(["http", "https", "HTTP"]), FAST_HOST,
+    st.sampled_from(["", ":80", ":443", ":8080", ":0", ":065", ":65535", ":65536", ":"]),
+    st.text(alphabet="/abc019-._~!$&()*+,;=:@%'\\ ", max_size=16).map(lambda p: "/" + p),
+    st.one_of(st.just(""), st.text(alphabet="?abc019-._~!$&()*+,;=:@/'", max_size=10)
+              .map(lambda q: "?" + q)))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(FAST_URLS, st.text(max_size=40)))
+def test_property_the_fast_path_agrees_with_the_full_parse(text):
+    from tdm_guard.urls import _fast, _parse
+
+    fast = _fast(text)
+    if fast is None:
+        return
+    assert _parse(text) == fast, text

@@ -60,8 +60,11 @@ class OriginPolicy:
             return reasons
         out = []
         for r in reasons:
+            if r.sha256 or r.fetched_at:
+                out.append(r)
+                continue
             found = self.provenance.get(r.source)
-            if found is None or r.sha256 or r.fetched_at:
+            if found is None:
                 out.append(r)
                 continue
             stamped = self._stamped.get(r)
@@ -84,7 +87,7 @@ class OriginPolicy:
             fetches=tuple(fetched),
             robots=None if robots is None else RobotsResult.from_response(
                 robots.url, robots.status, robots.body, robots.error, robots.redirects_exhausted,
-                robots.truncated),
+                robots.truncated, robots.sha256, robots.fetched_at_iso),
             tdmrep=None if tdmrep is None else TdmRepFile.from_response(
                 tdmrep.url, tdmrep.status, tdmrep.body,
                 tdmrep.error or ("more than 5 redirects" if tdmrep.redirects_exhausted
@@ -184,7 +187,7 @@ class Evaluator:
         `url` is parsed by the one URL model (`urls.parse_url`): a string that is not an http(s)
         URL raises `InvalidURL`.
         """
-        target = as_url(url)
+        target = url if type(url) is URL else as_url(url)
         url = target.href
         path = target.path
         reasons: list[Reason] = []
@@ -228,7 +231,9 @@ class Evaluator:
             reasons += files.with_document_notes(tdm_reasons, found) if found else tdm_reasons
         if found is not None:
             reasons += found.reasons
-        docs = list(origin.licences) + (list(page.licences) if page else [])
+        docs = list(origin.licences)
+        if page is not None:
+            docs += page.licences
         if head is not None:
             docs += [rsl.RslDocument.parse(f"{url} (inline RSL)", text) for text in head.rsl]
         if docs:
@@ -246,20 +251,23 @@ class Evaluator:
             values += metadata.from_id3(page.body)
             reasons += self.declarations.content_reasons(target, values, self.purpose)
 
-        reasons = origin.stamp(reasons)
+        if origin.provenance:
+            reasons = origin.stamp(reasons)  # robots.txt reasons carry theirs already
         if page is not None and page.provenance:
             reasons = [replace(r, sha256=page.provenance[r.source][0],
                                fetched_at=page.provenance[r.source][1])
                        if r.source in page.provenance and not r.sha256 else r for r in reasons]
         purpose = self.purpose
-        relevant = reasons if purpose is Purpose.TDM else [
-            r for r in reasons if purpose in r.purposes or Purpose.TDM in r.purposes]
+        tdm = Purpose.TDM
+        relevant = reasons if purpose is tdm else [
+            r for r in reasons if purpose in r.purposes or tdm in r.purposes]
         contacts: list[str] = []
         allowed = True
         for r in relevant:
             if r.reserved:
                 allowed = False
-                contacts += [c for c in r.contacts if c not in contacts]
+                if r.contacts:
+                    contacts += [c for c in r.contacts if c not in contacts]
         return Decision(url, self.agent, purpose, allowed, relevant, policy, contacts, unchecked)
 
 

@@ -145,7 +145,7 @@ def _now() -> str:
     return _stamp[1]
 
 
-@dataclass
+@dataclass(slots=True)
 class Decision:
     """The answer for one URL, agent and purpose, with every reason behind it."""
 

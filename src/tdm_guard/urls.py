@@ -22,8 +22,8 @@ robots-style patterns match (RFC 9309 §2.2.2: path and query, percent-normalise
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 import ada_url
@@ -48,8 +48,7 @@ class InvalidURL(ValueError):
     """A string that is not an http(s) URL; the message says what is wrong with it."""
 
 
-@dataclass(frozen=True, slots=True)
-class URL:
+class URL(NamedTuple):
     """A parsed, canonical http(s) URL. Build with `parse_url`."""
 
     href: str  # the canonical URL: what is decided on and what is fetched
@@ -77,10 +76,61 @@ def parse_url(text: str) -> URL:
     """The canonical URL of `text`, or InvalidURL saying what is wrong with it."""
     if not isinstance(text, str):
         raise InvalidURL(f"not a url: {text!r} (not text)")
-    return _parse(text)
+    return _fast(text) or _parse(text)
 
 
-@lru_cache(maxsize=16384)
+# A URL both parsers leave as it is: lower-case LDH host labels (the last one starting with
+# a letter, so never an IPv4 number; no IDNA `xn--` or `--` labels), a port without leading
+# zeros, and a path and non-empty query of characters neither parser encodes or changes
+# (no `%`, `'`, `\\`, spaces, fragment, dot segments). Everything else takes the full path
+# below; tests/test_urls.py checks on random strings that both paths give the same URL.
+_HOST = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?")
+_REST = re.compile(r"/[A-Za-z0-9\-._~!$&()*+,;=:@/]*(?:\?[A-Za-z0-9\-._~!$&()*+,;=:@/?]+)?")
+
+
+def _fast(text: str) -> URL | None:
+    """The canonical URL of a string that is one already, or None (then `_parse` decides)."""
+    if text.startswith("https://"):
+        scheme, start = "https", 8
+    elif text.startswith("http://"):
+        scheme, start = "http", 7
+    else:
+        return None
+    cut = text.find("/", start)
+    if cut < 0:
+        cut = len(text)
+    query = text.find("?", start, cut)
+    if query >= 0:
+        cut = query
+    authority = _authority(scheme, text[start:cut])
+    if authority is None:
+        return None
+    rest = text[cut:]
+    if not rest or rest[0] == "?":
+        rest = "/" + rest
+    if _REST.fullmatch(rest) is None or "/." in rest:
+        return None
+    host, port, netloc = authority
+    return URL(f"{scheme}://{netloc}{rest}", scheme, host, port, rest)
+
+
+@lru_cache(maxsize=65536)
+def _authority(scheme: str, authority: str) -> tuple[str, int | None, str] | None:
+    """(host, port, canonical host[:port]) of an authority that needs no normalisation."""
+    host, colon, port = authority.partition(":")
+    if len(host) > 253 or "--" in host or _HOST.fullmatch(host) is None:
+        return None
+    if not colon:
+        return host, None, host
+    if not port.isdigit() or port[0] == "0" or len(port) > 5 or int(port) > 65535:
+        return None
+    number = int(port)
+    if number == _DEFAULT_PORTS[scheme]:
+        return host, None, host
+    return host, number, f"{host}:{number}"
+
+
+@lru_cache(maxsize=4096)
 def _parse(text: str) -> URL:
     raw = text.strip()
     if not raw:

@@ -67,7 +67,7 @@ def _normalize(text: str) -> str:
 class PathPattern:
     """A compiled robots-style pattern. `match(path)` takes a path from `urls.url_path`."""
 
-    __slots__ = ("raw", "pattern", "length", "prefix", "_regex")
+    __slots__ = ("raw", "pattern", "length", "prefix", "literal", "_regex")
 
     def __init__(self, raw: str) -> None:
         self.raw = raw
@@ -77,6 +77,8 @@ class PathPattern:
         self.length = len(pattern)
         anchored = pattern.endswith("$")
         body = pattern[:-1] if anchored else pattern
+        # what every matching path starts with: all of a plain pattern, else up to a `*`
+        self.literal = body.split("*", 1)[0]
         if "*" not in body and not anchored:
             self.prefix: str | None = body  # a plain pattern: a prefix test is enough
             self._regex = None

@@ -102,24 +102,57 @@ class Rule:
 
 
 class RuleList:
-    """A group's rules, longest pattern first (Allow first on a tie), with Protego's index:
-    a path that starts with none of the plain prefixes can only match a wildcard rule."""
+    """A group's rules, longest pattern first (Allow first on a tie), indexed for matching.
 
-    __slots__ = ("rules", "_prefixes", "_special")
+    Every rule is indexed by the literal text it must start with (the whole path of a plain
+    rule, the part before the first `*` of a wildcard or `$` rule), by its length: the rules
+    that can match a path are found with one dictionary lookup per distinct length, and only
+    wildcard rules among them run their pattern. The deciding rule is the one with the most
+    octets, Allow on a tie (RFC 9309 §2.2.2).
+    """
+
+    __slots__ = ("rules", "_plain", "_plain_lengths", "_special", "_special_lengths")
 
     def __init__(self, rules: list[Rule]) -> None:
         self.rules = sorted(rules, key=lambda r: (r.pattern.length, r.allow), reverse=True)
-        self._prefixes = tuple(r.pattern.prefix for r in self.rules
-                               if r.pattern.prefix is not None)
-        self._special = [r for r in self.rules if r.pattern.prefix is None]
+        plain: dict[int, dict[str, Rule]] = {}
+        special: dict[int, dict[str, list[Rule]]] = {}
+        for rule in self.rules:  # Allow first on a tie: the first rule kept for a prefix wins
+            prefix = rule.pattern.prefix
+            if prefix is not None:
+                plain.setdefault(len(prefix), {}).setdefault(prefix, rule)
+            else:
+                literal = rule.pattern.literal
+                special.setdefault(len(literal), {}).setdefault(literal, []).append(rule)
+        self._plain = plain
+        self._plain_lengths = sorted(plain, reverse=True)
+        self._special = special
+        self._special_lengths = sorted(special, reverse=True)
 
     def first(self, path: str) -> Rule | None:
-        """The deciding rule for `path` (RFC 9309 §2.2.2), or None."""
-        candidates = self.rules if path.startswith(self._prefixes) else self._special
-        for rule in candidates:
-            if rule.pattern.match(path):
-                return rule
-        return None
+        """The deciding rule for `path` (RFC 9309 §2.2.2: the most octets; Allow on a tie),
+        or None."""
+        best: Rule | None = None
+        size = len(path)
+        for length in self._plain_lengths:
+            if length <= size:
+                best = self._plain[length].get(path[:length])
+                if best is not None:
+                    break
+        if not self._special_lengths:
+            return best
+        rank = (best.pattern.length, best.allow) if best is not None else (-1, False)
+        for length in self._special_lengths:
+            if length > size:
+                continue
+            found = self._special[length].get(path[:length])
+            if found is None:
+                continue
+            for rule in found:
+                key = (rule.pattern.length, rule.allow)
+                if key > rank and rule.pattern.match(path):
+                    best, rank = rule, key
+        return best
 
     def __bool__(self) -> bool:
         return bool(self.rules)
@@ -159,6 +192,7 @@ class RobotsTxt:
         self.truncated = truncated
         self._selection: dict[str, tuple[list[Group], str]] = {}
         self._sorted_rules: dict[str, RuleList] = {}
+        self.plans: dict[tuple[str, bool], object] = {}  # robots_plan's compiled plans
 
     @classmethod
     def parse(cls, body: bytes | str, truncated: bool = False) -> RobotsTxt:
@@ -302,11 +336,14 @@ class RobotsResult:
     status: RobotsStatus
     detail: str  # "HTTP 404", "timeout", ...
     robots: RobotsTxt | None = None
+    sha256: str | None = None  # of the body read, when there was one: named by its reasons
+    fetched_at: str | None = None  # ISO 8601 UTC: when it was fetched
 
     @classmethod
     def from_response(
         cls, url: str, status: int | None, body: bytes | None, error: str | None = None,
         redirects_exhausted: bool = False, truncated: bool = False,
+        sha256: str | None = None, fetched_at: str | None = None,
     ) -> RobotsResult:
         """Apply RFC 9309 §2.3.1 to a fetch outcome.
 
@@ -324,17 +361,19 @@ class RobotsResult:
         429 Too Many Requests is treated like 5xx, as Google does (the RFC is silent).
         """
         if error is not None:
-            return cls(url, RobotsStatus.UNREACHABLE, error)
+            return cls(url, RobotsStatus.UNREACHABLE, error, fetched_at=fetched_at)
         if redirects_exhausted:
-            return cls(url, RobotsStatus.UNAVAILABLE, "more than 5 redirects")
+            return cls(url, RobotsStatus.UNAVAILABLE, "more than 5 redirects",
+                       fetched_at=fetched_at)
         if status is None:
-            return cls(url, RobotsStatus.UNREACHABLE, "no response")
+            return cls(url, RobotsStatus.UNREACHABLE, "no response", fetched_at=fetched_at)
         if 200 <= status < 300:
             return cls(url, RobotsStatus.PARSED, f"HTTP {status}",
-                       RobotsTxt.parse(body or b"", truncated))
+                       RobotsTxt.parse(body or b"", truncated), sha256, fetched_at)
         if status == 429 or status >= 500:
-            return cls(url, RobotsStatus.UNREACHABLE, f"HTTP {status}")
+            return cls(url, RobotsStatus.UNREACHABLE, f"HTTP {status}", fetched_at=fetched_at)
         if 400 <= status < 500:
-            return cls(url, RobotsStatus.UNAVAILABLE, f"HTTP {status}")
+            return cls(url, RobotsStatus.UNAVAILABLE, f"HTTP {status}", fetched_at=fetched_at)
         # 1xx, or a 3xx that could not be followed: no usable file; treat as unavailable.
-        return cls(url, RobotsStatus.UNAVAILABLE, f"HTTP {status} without a usable redirect")
+        return cls(url, RobotsStatus.UNAVAILABLE, f"HTTP {status} without a usable redirect",
+                   fetched_at=fetched_at)

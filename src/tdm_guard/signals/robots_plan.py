@@ -10,8 +10,6 @@ few prefix matches.
 
 from __future__ import annotations
 
-import weakref
-
 from ..model import CONTENT_SIGNAL, CONTENT_USAGE, ROBOTS, Profile, Purpose, Reason
 from . import agents, aipref
 from .patterns import PathPattern
@@ -27,26 +25,23 @@ INFERRED_PURPOSES = (Purpose.TRAIN, Purpose.INPUT)
 def robots_reasons(result: RobotsResult, agent: str, profile: Profile, path: str,
                    purpose: Purpose) -> list[Reason]:
     """The robots.txt reasons for one URL path (RFC 9309 §2.3.1 fetch status first)."""
+    robots = result.robots
+    if robots is not None:
+        key = (agent, profile is Profile.STRICT)
+        plan = robots.plans.get(key)
+        if plan is None:
+            plan = robots.plans[key] = RobotsPlan(result, robots, agent, key[1])
+        return plan.reasons(path, purpose)  # type: ignore[attr-defined]
     if result.status is RobotsStatus.UNREACHABLE:
         return [Reason(
             ROBOTS, True, result.url,
             f"robots.txt unreachable ({result.detail}): RFC 9309 §2.3.1.4, the crawler "
-            "MUST assume complete disallow", agent=agent, access=True, failure=True)]
-    if result.status is RobotsStatus.UNAVAILABLE:
-        return [Reason(
-            ROBOTS, False, result.url,
-            f"robots.txt unavailable ({result.detail}): RFC 9309 §2.3.1.3, the crawler MAY "
-            "access any resources", agent=agent)]
-    robots = result.robots
-    assert robots is not None
-    strict = profile is Profile.STRICT
-    plans = _PLANS.get(robots)
-    if plans is None:
-        plans = _PLANS.setdefault(robots, {})
-    plan = plans.get((agent, strict))
-    if plan is None:
-        plan = plans[(agent, strict)] = RobotsPlan(result, robots, agent, strict)
-    return plan.reasons(path, purpose)
+            "MUST assume complete disallow", agent=agent, access=True, failure=True,
+            fetched_at=result.fetched_at)]
+    return [Reason(
+        ROBOTS, False, result.url,
+        f"robots.txt unavailable ({result.detail}): RFC 9309 §2.3.1.3, the crawler MAY "
+        "access any resources", agent=agent, fetched_at=result.fetched_at)]
 
 
 class RobotsPlan:
@@ -57,6 +52,8 @@ class RobotsPlan:
     def __init__(self, result: RobotsResult, robots: RobotsTxt, agent: str, strict: bool) -> None:
         self.url = result.url
         self.agent = agent
+        # every reason this plan gives names the file it came from
+        stamp = {"sha256": result.sha256, "fetched_at": result.fetched_at}
         self.own_rules = robots.rules_for(agent)
         groups, self.own_group = robots.select(agent)
         self.group_found = bool(groups)
@@ -65,7 +62,8 @@ class RobotsPlan:
         evidence = (f"no rule in the group for '{self.own_group}' matches this URL"
                     if self.group_found else f"no group for '{agent}' and no '*' group")
         self.no_match = Reason(ROBOTS, False, self.url, evidence, agent=self.own_group,
-                               access=True)
+                               access=True, **stamp)
+        self._stamp = stamp
         # strict: Disallows aimed at AI agents, per purpose they speak for (docs/agents.md)
         self.ai_sets = {p: self._ai_sets(robots, p) for p in INFERRED_PURPOSES} if strict \
             else {}
@@ -91,7 +89,7 @@ class RobotsPlan:
         self.signal_reasons = [
             Reason(CONTENT_SIGNAL, not allowed, self.url,
                    f"{evidence} ({key}={'yes' if allowed else 'no'})", purposes=purposes,
-                   note=_group_note(group, agent))
+                   note=_group_note(group, agent), **stamp)
             for key, (allowed, evidence, group, purposes) in signals.items()]
 
     def _ai_sets(self, robots: RobotsTxt, purpose: Purpose) -> list[tuple[RuleList, str, str]]:
@@ -132,12 +130,12 @@ class RobotsPlan:
             reason = self._rule_reasons.get(id(rule))
             if reason is None:
                 reason = Reason(ROBOTS, not rule.allow, self.url, rule.line.evidence(),
-                                agent=self.own_group, access=True)
+                                agent=self.own_group, access=True, **self._stamp)
                 self._rule_reasons[id(rule)] = reason
         elif path == ROBOTS_PATH:
             reason = Reason(ROBOTS, False, self.url,
                             "/robots.txt is implicitly allowed (RFC 9309 §2.2.2)",
-                            agent=self.own_group, access=True)
+                            agent=self.own_group, access=True, **self._stamp)
         else:
             reason = self.no_match
         out = [reason]
@@ -160,7 +158,8 @@ class RobotsPlan:
                 reason = self._ai_reasons.get(key)
                 if reason is None:
                     reason = Reason(ROBOTS, True, self.url, ai_rule.line.evidence(),
-                                    purposes=frozenset({purpose}), agent=name, note=note)
+                                    purposes=frozenset({purpose}), agent=name, note=note,
+                                    **self._stamp)
                     self._ai_reasons[key] = reason
                 return reason  # one AI group is enough to reserve; the note names its agents
         return None
@@ -194,16 +193,10 @@ class RobotsPlan:
                 _, _, pref, evidence, note = self.usage[index]
                 reason = Reason(CONTENT_USAGE, not pref.allowed, self.url,
                                 f"{evidence} ({label}={'y' if pref.allowed else 'n'})",
-                                purposes=pref.purposes, note=note)
+                                purposes=pref.purposes, note=note, **self._stamp)
                 self._usage_reasons[(label, index)] = reason
             out.append(reason)
         return out
-
-
-# Compiled plans per parsed robots.txt, keyed by (agent, strict); dropped with the file.
-_PLANS: weakref.WeakKeyDictionary[RobotsTxt, dict[tuple[str, bool], RobotsPlan]] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 def _group_note(group: str, agent: str) -> str | None:
