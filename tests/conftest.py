@@ -107,3 +107,8 @@ def cli(capsys):
 
 def json_lines(text: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def decision_records(text: str) -> list[dict]:
+    """An audit log's decision records (its run headers left out)."""
+    return [r for r in json_lines(text) if r.get("record") != "run"]

@@ -159,6 +159,9 @@ class Decision:
     unchecked: list[str] = field(default_factory=list)  # signals that could not be read, and why
     checked_at: str = field(default_factory=_now)
     error: str | None = None
+    # What `Evaluator.evaluate` read (a `decide.Inputs`): never serialised, for the writers of
+    # snapshots (the evidence a decision can be re-derived from); None for `undecided`.
+    inputs: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def undecided(cls, url: str, agent: str, purpose: Purpose | str, error: str) -> Decision:

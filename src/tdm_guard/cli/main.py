@@ -47,7 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-fetch", action="store_true",
                        help="read robots.txt and tdmrep.json only, not the page itself")
     check.add_argument("--audit-log", metavar="FILE",
-                       help="append every decision to FILE (JSON Lines), for the compliance file")
+                       help="append every decision to FILE (JSON Lines, hash-chained), for "
+                            "the compliance file")
+    check.add_argument("--snapshots", metavar="DIR",
+                       help="keep every policy file, RSL document and page evidence a decision "
+                            "used in DIR, by sha256, so `tdm-guard verify` can re-derive it "
+                            "(needs --audit-log)")
     network_options(check)
     file_options(check)
     policy_options(check)

@@ -119,11 +119,8 @@ class Checker:
         return next(self.check_many([line]))
 
     def _decide(self, url: URL, policy: OriginPolicy) -> Decision:
-        decision = self.evaluator.evaluate(url, policy)
-        if decision.fetch_allowed:
-            note = "offline" if self.fetcher is None else "not fetched (--no-fetch)"
-            decision.unchecked.append(f"page headers and HTML meta: {note}")
-        return decision
+        note = "offline" if self.fetcher is None else "not fetched (--no-fetch)"
+        return self.evaluator.evaluate(url, policy, page_note=note)
 
     async def _check_page(self, url: URL) -> Decision:
         policy = await self._origin(url.origin)
@@ -142,7 +139,8 @@ class Checker:
         body = page.body
         if len(body) > self.max_file_bytes and files.sniff(body[:1024]) is not None:
             body = body[:self.max_file_bytes]
-        response = PageResponse(page.status, page.headers, body, partial=page.truncated)
+        response = PageResponse(page.status, page.headers, body, partial=page.truncated,
+                                fetched_at=page.fetched_at_iso)
         licence_urls = response.licence_urls(url.href)
         if licence_urls:
             response = response.with_licences(await self.origins.licence_files(licence_urls))
