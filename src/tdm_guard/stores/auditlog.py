@@ -108,8 +108,6 @@ class AuditLog:
         type and, with `snapshots`, the evidence it rests on (written first, each snapshot
         once: a record never names a snapshot that is not on disk)."""
         record: dict[str, Any] = {**extra, **decision.to_dict()}
-        if self.run is not None:
-            record["run"] = self.run
         page = decision.inputs.page if decision.inputs is not None else None
         if page is not None and page.content_type:
             record["content_type"] = page.content_type
@@ -122,7 +120,9 @@ class AuditLog:
 
     def write_record(self, record: dict[str, Any]) -> None:
         """Append one record as a whole line, chained to the line before it, or raise
-        AuditLogError and leave the file as it was."""
+        AuditLogError and leave the file as it was. Records after `start_run` name the run."""
+        if self.run is not None and "run" not in record:
+            record = {**record, "run": self.run}
         with self._lock:
             if self._fd < 0:
                 raise AuditLogError(f"audit log {self.path}: already closed")

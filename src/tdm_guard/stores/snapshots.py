@@ -234,8 +234,8 @@ class SnapshotStore:
             raise SnapshotProblem("missing", str(name)[:80], "is not a sha256 name")
         try:
             if size is not None and path.stat().st_size != size:
-                raise SnapshotProblem("altered", name, f"({path}) is not the size recorded: "
-                                      "it was changed or swapped")
+                raise SnapshotProblem("altered", name, f"({path}) does not match its sha256 "
+                                      "(nor its recorded size): it was changed or swapped")
             return path.read_bytes()
         except FileNotFoundError:
             raise SnapshotProblem("missing", name, f"is missing ({path})") from None
