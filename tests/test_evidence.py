@@ -133,8 +133,8 @@ def test_every_reason_from_a_fetched_file_names_a_snapshot_on_disk(evidence_run)
     records = decision_records(log.read_text())
     assert [r["url"] for r in records] == [a["url"] for a in answers]
     label = next(r for r in records if r["url"] == "http://testlabel.example/")
-    assert [r["evidence"][-17:] for r in label["reasons"] if r["reserved"]] == \
-        ["[test-label-2026]"]
+    assert any(r["evidence"].endswith("[test-label-2026]") and r["reserved"]
+               for r in label["reasons"])
     by_path = {r["url"].split("/", 3)[-1]: r for r in records if "://127.0.0.1" in r["url"]}
     stamped = 0
     for record in records:

@@ -272,7 +272,8 @@ class Summary:
                 domain.signals[signal] += 1
         evidence = r.get("evidence")
         if isinstance(evidence, dict) and self.snapshots is not None:
-            for name in evidence.get("origin") or []:
+            for name in [*(evidence.get("origin") or []),
+                         *(evidence.get("page_licences") or [])]:
                 self._file_from_snapshot(str(name))
 
     def _declaration(self, reason: dict[str, Any], domain: _Domain) -> None:
