@@ -57,11 +57,11 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         from ..report import html, markdown
 
-        page = html.render(figures)
+        page = html.render_html(figures)
         _write(output / "summary.json", json.dumps(figures, indent=2, ensure_ascii=False))
         _write(output / "report.html", page)
         if "md" in args.format:
-            _write(output / "summary.md", markdown.render(figures))
+            _write(output / "summary.md", markdown.render_markdown(figures))
     except OSError as exc:
         print(f"tdm-guard report: --output {output}: cannot be written: "
               f"{exc.strerror or exc}", file=sys.stderr)

@@ -101,7 +101,7 @@ def csp() -> str:
             "img-src data:; base-uri 'none'; form-action 'none'")
 
 
-def render(s: dict[str, Any]) -> str:
+def render_html(s: dict[str, Any]) -> str:
     """The page for one summary (summary.json's dict)."""
     totals, shares = s["totals"], s["shares"]
     outcomes = [a for a in totals if a != "decisions"]

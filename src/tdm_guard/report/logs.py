@@ -21,7 +21,7 @@ _CHUNK = 1024 * 1024
 
 
 @dataclass
-class Line:
+class LogLine:
     number: int  # 1-based
     digest: str  # what the next line's `prev` must name
     record: dict[str, Any] | None  # None: not a JSON object (see `problem`)
@@ -32,7 +32,7 @@ class Line:
         return self.record is not None and self.record.get("record") == RUN
 
 
-def read_lines(stream: BinaryIO) -> Iterator[Line]:
+def read_lines(stream: BinaryIO) -> Iterator[LogLine]:
     """Every line of an audit log (a trailing line without its newline included)."""
     number = 0
     while True:
@@ -47,24 +47,24 @@ def read_lines(stream: BinaryIO) -> Iterator[Line]:
                 digest.update(more.rstrip(b"\n"))
                 if not more or more.endswith(b"\n"):
                     break
-            yield Line(number, digest.hexdigest(), None,
+            yield LogLine(number, digest.hexdigest(), None,
                        f"longer than {MAX_LINE // (1024 * 1024)} MiB: not read")
             continue
         yield parse_line(number, raw)
 
 
-def parse_line(number: int, raw: bytes) -> Line:
+def parse_line(number: int, raw: bytes) -> LogLine:
     digest = line_hash(raw)
     text = raw.rstrip(b"\n")
     if not text.strip():
-        return Line(number, digest, None, "empty line")
+        return LogLine(number, digest, None, "empty line")
     try:
         record = json.loads(text)
     except (ValueError, UnicodeDecodeError, RecursionError):
-        return Line(number, digest, None, "not JSON (cut or edited)")
+        return LogLine(number, digest, None, "not JSON (cut or edited)")
     if not isinstance(record, dict):
-        return Line(number, digest, None, "not a JSON object")
-    return Line(number, digest, record)
+        return LogLine(number, digest, None, "not a JSON object")
+    return LogLine(number, digest, record)
 
 
 class Chain:
@@ -76,7 +76,7 @@ class Chain:
         self.breaks: list[int] = []  # lines whose `prev` does not name the line before
         self.unchained: list[int] = []  # lines without `prev` (older logs, foreign lines)
 
-    def feed(self, line: Line) -> str | None:
+    def feed(self, line: LogLine) -> str | None:
         """The chain problem at this line, or None."""
         expected, self.previous = self.previous, line.digest
         first = self.seen == 0

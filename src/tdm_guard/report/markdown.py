@@ -11,7 +11,7 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
-def render(s: dict[str, Any]) -> str:
+def render_markdown(s: dict[str, Any]) -> str:
     t = s["ai_act_summary"]
     sec = t["section_2_3"]
     totals = s["totals"]

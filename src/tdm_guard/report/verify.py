@@ -23,7 +23,7 @@ from ..declarations import DeclarationSet, ParsedCache
 from ..model import Decision
 from ..stores.snapshots import SnapshotProblem, SnapshotStore
 from ..urls import InvalidURL, parse_url, sent_origin
-from .logs import Chain, Line, read_lines
+from .logs import Chain, LogLine, read_lines
 
 NOT_ALLOWED = ("blocked", "reserved", "tagged")
 COMPARED = ("url", "agent", "purpose", "allowed", "reasons", "policy", "contacts", "unchecked",
@@ -31,7 +31,7 @@ COMPARED = ("url", "agent", "purpose", "allowed", "reasons", "policy", "contacts
 
 
 @dataclass
-class Finding:
+class Discrepancy:
     kind: str  # chain | unreadable | differs | missing | altered | no-evidence | no-run |
     #            declaration-changed | malformed
     line: int | None
@@ -52,7 +52,7 @@ class Tally:
     findings: dict[str, int] = field(default_factory=dict)
     head: str | None = None  # the last line's digest
 
-    def add(self, finding: Finding) -> None:
+    def add(self, finding: Discrepancy) -> None:
         self.findings[finding.kind] = self.findings.get(finding.kind, 0) + 1
 
 
@@ -65,7 +65,7 @@ class _Run:
         self.line = line
         self.store = store
         self.cache = cache
-        self.findings: list[Finding] = []
+        self.findings: list[Discrepancy] = []
         self._evaluator: Evaluator | None = None
         self.broken: str | None = None  # why this run's decisions cannot be re-derived
         self._check_declarations()
@@ -84,7 +84,7 @@ class _Run:
             now = _file_digest(path)
             if now != digest:
                 state = "is gone" if now is None else f"is now sha256 {now[:12]}…"
-                self.findings.append(Finding(
+                self.findings.append(Discrepancy(
                     "declaration-changed", self.line,
                     f"declaration file {path} changed since the run (sha256 {digest[:12]}… "
                     f"then; it {state})"))
@@ -94,7 +94,7 @@ class _Run:
                     raw = self.store.read_body(digest)
                 except SnapshotProblem as problem:
                     if now != digest:  # nowhere to read the version the run used
-                        self.findings.append(Finding(problem.kind, self.line, str(problem)))
+                        self.findings.append(Discrepancy(problem.kind, self.line, str(problem)))
             if raw is None and now == digest:
                 raw = Path(path).read_bytes()
             if raw is None:
@@ -131,16 +131,16 @@ class Verifier:
         self.tally = Tally()
         self._origins: OrderedDict[tuple, OriginPolicy] = OrderedDict()
 
-    def verify(self, stream: Any) -> Iterator[Finding]:
+    def verify(self, stream: Any) -> Iterator[Discrepancy]:
         chain = Chain()
         runs: dict[str, _Run] = {}
         for line in read_lines(stream):
             self.tally.lines += 1
             problem = chain.feed(line)
             if problem is not None:
-                yield self._found(Finding("chain", line.number, problem))
+                yield self._found(Discrepancy("chain", line.number, problem))
             if line.record is None:
-                yield self._found(Finding("unreadable", line.number, str(line.problem)))
+                yield self._found(Discrepancy("unreadable", line.number, str(line.problem)))
                 continue
             if line.is_run:
                 run = _Run(line.record, line.number, self.store, self.cache)
@@ -153,38 +153,38 @@ class Verifier:
             yield from (self._found(f) for f in self._decision(line, runs))
         self.tally.head = chain.head
 
-    def _found(self, finding: Finding) -> Finding:
+    def _found(self, finding: Discrepancy) -> Discrepancy:
         self.tally.add(finding)
         return finding
 
     # -- one decision record ----------------------------------------------------------
-    def _decision(self, line: Line, runs: dict[str, _Run]) -> list[Finding]:
+    def _decision(self, line: LogLine, runs: dict[str, _Run]) -> list[Discrepancy]:
         record = line.record
         assert record is not None
         run = runs.get(str(record.get("run")))
         if run is None:
-            return [Finding("no-run", line.number, "names no run header in this log (the "
+            return [Discrepancy("no-run", line.number, "names no run header in this log (the "
                                                    "header was deleted, or an older log)")]
         if self.store is None:
             self.tally.not_rederived += 1
             return []
         if run.broken:
-            return [Finding("not-rederived", line.number,
+            return [Discrepancy("not-rederived", line.number,
                             f"cannot be re-derived: its run (line {run.line}) {run.broken}")]
         try:
             derived = self._rederive(record, run)
         except SnapshotProblem as problem:
-            return [Finding(problem.kind, line.number, str(problem))]
+            return [Discrepancy(problem.kind, line.number, str(problem))]
         except _CannotRederive as exc:
-            return [Finding("not-rederived", line.number, f"cannot be re-derived: {exc}")]
+            return [Discrepancy("not-rederived", line.number, f"cannot be re-derived: {exc}")]
         except Exception as exc:  # noqa: BLE001 - a malformed record is a finding, not a crash
-            return [Finding("malformed", line.number,
+            return [Discrepancy("malformed", line.number,
                             f"cannot be re-derived: the record is malformed "
                             f"({type(exc).__name__}: {str(exc)[:200]})")]
         if derived is None:
             self.tally.same += 1
             return []
-        return [Finding("differs", line.number, derived)]
+        return [Discrepancy("differs", line.number, derived)]
 
     def _rederive(self, record: dict[str, Any], run: _Run) -> str | None:
         """None when the decision comes out the same; else what differs."""
