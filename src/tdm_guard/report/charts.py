@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from collections.abc import Sequence
 
 COLOURS = {"allowed": "#2e7d32", "blocked": "#c62828", "reserved": "#ef6c00",
@@ -37,8 +38,10 @@ def _figure(width: float, height: float):  # -> matplotlib.figure.Figure
 
 def _svg(fig, title: str) -> str:
     out = io.StringIO()
-    fig.savefig(out, format="svg", metadata={"Date": None, "Creator": None, "Title": title},
-                transparent=True)
+    with warnings.catch_warnings():  # text stays text: the browser's fonts draw every glyph
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        fig.savefig(out, format="svg", metadata={"Date": None, "Creator": None, "Title": title},
+                    transparent=True)
     text = out.getvalue()
     start = text.find("<svg")
     svg = text[start:]
