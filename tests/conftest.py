@@ -106,7 +106,9 @@ def cli(capsys):
 
 
 def json_lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    """JSON Lines split on "\n" only (str.splitlines also splits inside a value holding
+    U+0085 or U+2028, which JSON carries unescaped)."""
+    return [json.loads(line) for line in text.split("\n") if line.strip()]
 
 
 def decision_records(text: str) -> list[dict]:

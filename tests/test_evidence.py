@@ -328,3 +328,15 @@ def test_an_unwritable_snapshot_folder_is_a_one_line_error_before_any_answer(cli
     code, _, err = cli("check", "--offline", "--snapshots", str(tmp_path / "s"),
                        "https://example.org/")
     assert code == 2 and "--snapshots needs --audit-log" in err
+
+
+def test_a_decision_holds_what_it_read_only_when_asked():
+    """Without snapshots a decision keeps no reference to the page (memory of bulk runs)."""
+    from tdm_guard import Evaluator, OriginPolicy, PageResponse
+
+    page = PageResponse(200, [("Content-Type", "text/html")], b"<html>" + b"x" * 100_000)
+    origin = OriginPolicy("https://a.example")
+    plain = Evaluator("bot").evaluate("https://a.example/p", origin, page)
+    assert plain.inputs is None and plain.content_type == "text/html"
+    kept = Evaluator("bot", keep_inputs=True).evaluate("https://a.example/p", origin, page)
+    assert kept.inputs.page is page and kept.inputs.origin is origin

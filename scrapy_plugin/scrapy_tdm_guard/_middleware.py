@@ -132,6 +132,7 @@ class TdmGuardMiddleware:
                                "each snapshot a decision used)")
         self.audit: AuditLog | None = None
         self.snapshots = SnapshotStore(snapshots) if snapshots else None
+        self.evaluator.keep_inputs = self.snapshots is not None  # what each decision read
         try:
             if audit_path:
                 self.audit = AuditLog(audit_path)
@@ -290,6 +291,7 @@ class TdmGuardMiddleware:
         try:
             self.audit.write_decision(decision, self.snapshots, stage=stage, action=action,
                                       mode=self.mode)
+            decision.inputs = None  # kept: the page's bytes need not live on in meta
         except AuditLogError as exc:  # or SnapshotError: the evidence is incomplete
             # The audit log is the evidence: without it nothing more is fetched or delivered.
             self.audit = None

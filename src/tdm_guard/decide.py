@@ -219,12 +219,16 @@ class Evaluator:
         declarations: DeclarationSet | None = None,
         fail_closed: bool = False,
         trust_anchors: str | None = None,
+        keep_inputs: bool = False,
     ) -> None:
         """`fail_closed`: read an unreachable tdmrep.json (5xx, 429, timeout, network error)
         or RSL licence document as a reservation. TDMRep says such a server "does not
         implement this protocol" (unset); the switch is for teams whose lawyers prefer the
-        cautious reading. `trust_anchors`: PEM certificates for C2PA `Trusted`."""
+        cautious reading. `trust_anchors`: PEM certificates for C2PA `Trusted`.
+        `keep_inputs`: set `Decision.inputs` (what the decision read, for snapshots); off,
+        a decision holds no reference to the page it read."""
         self.fail_closed = fail_closed
+        self.keep_inputs = keep_inputs
         self.trust_anchors = trust_anchors
         self.agent = agent_token(agent)  # "MyBot/1.0" is the group `User-agent: MyBot`
         self.purpose = Purpose(purpose)
@@ -324,7 +328,11 @@ class Evaluator:
                 allowed = False
                 contacts += [c for c in r.contacts if c not in contacts]
         decision = Decision(url, self.agent, purpose, allowed, relevant, policy, contacts,
-                            unchecked, inputs=Inputs(url, origin, page, page_note))
+                            unchecked)
+        if page is not None:
+            decision.content_type = page.content_type or None
+        if self.keep_inputs:
+            decision.inputs = Inputs(url, origin, page, page_note)
         if page_note and decision.fetch_allowed:
             unchecked.append(f"page headers and HTML meta: {page_note}")
         return decision

@@ -189,6 +189,7 @@ class Decision:
     # What `Evaluator.evaluate` read (a `decide.Inputs`): never serialised, for the writers of
     # snapshots (the evidence a decision can be re-derived from); None for `undecided`.
     inputs: Any = field(default=None, repr=False, compare=False)
+    content_type: str | None = field(default=None, repr=False, compare=False)  # the page's
 
     @classmethod
     def undecided(cls, url: str, agent: str, purpose: Purpose | str, error: str) -> Decision:

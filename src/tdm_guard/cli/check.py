@@ -76,7 +76,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         evaluator = Evaluator(args.agent, args.purpose, args.profile, declarations(args),
-                              fail_closed=args.fail_closed, trust_anchors=anchors)
+                              fail_closed=args.fail_closed, trust_anchors=anchors,
+                              keep_inputs=bool(args.snapshots))
     except ValueError as exc:
         print(f"tdm-guard check: --agent: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -105,8 +106,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"tdm-guard check: --input {args.input}: cannot be read: "
               f"{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
-    checker = make_checker(args, evaluator, fetch_pages=not args.no_fetch)
-    answers = _Answers(args, audit, snapshots)
+    checker = make_checker(args, evaluator, fetch_pages=not args.no_fetch, snapshots=snapshots)
+    answers = _Answers(args, audit)
     try:
         total = _count(args.input, args.urls) if sys.stderr.isatty() else None
         if total is not None and total >= PROGRESS_MIN:
@@ -141,11 +142,9 @@ class _Answers:
     """Writes each outcome: to the audit log first (no answer without its evidence), then
     to stdout; keeps the exit code."""
 
-    def __init__(self, args: argparse.Namespace, audit: AuditLog | None,
-                 snapshots: SnapshotStore | None = None) -> None:
+    def __init__(self, args: argparse.Namespace, audit: AuditLog | None) -> None:
         self.args = args
         self.audit = audit
-        self.snapshots = snapshots
         self.progress: Any = None
         self.given = 0
         self.reserved = False
@@ -157,7 +156,9 @@ class _Answers:
             self.invalid = True
         elif not decision.allowed:
             self.reserved = True
-        if self.audit is not None:  # its snapshots, then its line, then the answer
+        if outcome.fault is not None:  # its snapshots could not be written: stop here
+            raise outcome.fault
+        if self.audit is not None:  # its snapshots (kept), then its line, then the answer
             if decision is None:
                 self.audit.write_record({**_TOOL, "action": "error",
                                          **_record(outcome, self.args)})
@@ -165,7 +166,7 @@ class _Answers:
                 extra = {**_TOOL, "action": _action(decision)}
                 if outcome.line.strip() != decision.url:
                     extra["input"] = outcome.line.strip()
-                self.audit.write_decision(decision, self.snapshots, **extra)
+                self.audit.write_decision(decision, evidence=outcome.evidence, **extra)
         text = _as_json(outcome, self.args) if self.args.json else _as_text(outcome)
         if self.progress is not None:
             self.progress.write(text, file=sys.stdout)

@@ -18,6 +18,7 @@ from ..model import Profile, Purpose
 from ..signals.files import MAX_FILE_BYTES
 from ..stored import PolicyStore
 from ..stores.select import StoreError, open_store, store_kind
+from ..stores.snapshots import SnapshotStore
 from ..stores.sqlite import default_cache_path
 from ..stores.validated import load_declarations
 
@@ -157,12 +158,14 @@ def bad_network_options(args: argparse.Namespace) -> bool:
     return False
 
 
-def make_checker(args: argparse.Namespace, evaluator: Evaluator, fetch_pages: bool) -> Checker:
+def make_checker(args: argparse.Namespace, evaluator: Evaluator, fetch_pages: bool,
+                 snapshots: SnapshotStore | None = None) -> Checker:
     fetcher = None if args.offline else AsyncFetcher(
         timeout=args.timeout, connections=args.workers * 2, per_host=PER_HOST)
     return Checker(evaluator, fetcher, open_cache(args), fetch_pages=fetch_pages,
                    workers=args.workers,
                    max_file_bytes=getattr(args, "max_file_bytes", MAX_FILE_BYTES),
-                   freshness=Freshness(max_stale=args.max_stale))
+                   freshness=Freshness(max_stale=args.max_stale),
+                   snapshots=snapshots)
 
 

@@ -103,16 +103,19 @@ class AuditLog:
         return self.run
 
     def write_decision(self, decision: Decision, snapshots: SnapshotStore | None = None,
-                       **extra: Any) -> None:
+                       evidence: dict[str, Any] | None = None, **extra: Any) -> None:
         """One decision record: `extra` fields, the decision, the run, the page's content
-        type and, with `snapshots`, the evidence it rests on (written first, each snapshot
-        once: a record never names a snapshot that is not on disk)."""
+        type and the evidence it rests on: `evidence` as already kept, or kept now in
+        `snapshots` from `Decision.inputs` (snapshots first, each once: a record never names
+        a snapshot that is not on disk)."""
         record: dict[str, Any] = {**extra, **decision.to_dict()}
-        page = decision.inputs.page if decision.inputs is not None else None
-        if page is not None and page.content_type:
-            record["content_type"] = page.content_type
-        if snapshots is not None and decision.inputs is not None:
-            record["evidence"] = snapshots.keep(decision.inputs)
+        inputs = decision.inputs
+        if decision.content_type:
+            record["content_type"] = decision.content_type
+        if evidence is None and snapshots is not None and inputs is not None:
+            evidence = snapshots.keep(inputs)
+        if evidence is not None:
+            record["evidence"] = evidence
         self.write_record(record)
 
     def write(self, decision: Decision, **extra: Any) -> None:
