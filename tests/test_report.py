@@ -94,6 +94,18 @@ def test_a_scrapy_crawl_with_snapshots_and_no_audit_log_does_not_start(tmp_path)
     assert "TDM_GUARD_SNAPSHOTS needs TDM_GUARD_AUDIT_LOG" in proc.stderr
 
 
+def test_a_scrapy_crawl_whose_snapshot_folder_cannot_be_made_does_not_start(tmp_path):
+    from test_scrapy_e2e import run_crawl
+
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    proc = run_crawl(tmp_path, ["http://127.0.0.1:9/"],
+                     TDM_GUARD_SNAPSHOTS=str(blocker / "snaps"))
+    assert proc.returncode != 0
+    assert f"snapshots {blocker / 'snaps'}: cannot be created: Not a directory" in proc.stderr
+    assert not (tmp_path / "out.json").exists()
+
+
 # -- the figures --------------------------------------------------------------------------
 def test_summary_counts_every_decision_of_both_logs(logs, report):
     check_log, crawl_log, _ = logs

@@ -14,7 +14,8 @@ import warnings
 from collections.abc import Sequence
 
 COLOURS = {"allowed": "#2e7d32", "blocked": "#c62828", "reserved": "#ef6c00",
-           "tagged": "#6a1b9a", "error": "#616161", "other": "#90a4ae"}
+           "tagged": "#6a1b9a", "error": "#616161", "other": "#90a4ae",
+           "not allowed": "#c62828"}
 ACCENT = "#1565c0"
 
 

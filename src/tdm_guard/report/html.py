@@ -252,7 +252,7 @@ def _domains(s: dict[str, Any]) -> str:
         chart = charts.stacked_bars(
             [d["domain"] for d in top],
             {"allowed": [d["allowed"] for d in top],
-             "blocked": [d["not_allowed"] for d in top]},
+             "not allowed": [d["not_allowed"] for d in top]},
             f"Top {len(top)} domains by decisions")
     return (f'<section id="domains"><h2>Top domains by volume</h2><p class="muted">'
             f'{_n(s["domains"]["count"], "domains.count")} registered domains in all.</p>'
