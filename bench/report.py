@@ -6,8 +6,8 @@ usage: python bench/report.py [--lines 1000000] [--write-doc]
 
 The log is generated here: realistic decision records (check's and the Scrapy middleware's
 shapes, 1-3 reasons each, sha256/fetched_at on policy-file reasons), 20,000 domains, a run
-header, hash-chained as AuditLog writes it. `--write-doc` replaces the report section of
-docs/benchmarks.md (below its marker), keeping the rest.
+header, hash-chained as AuditLog writes it. `--write-doc` replaces this script's section of
+docs/benchmarks.md (between its begin/end markers), keeping the rest.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-MARKER = "<!-- bench/report.py writes below this line -->"
+BEGIN, END = "<!-- begin bench/report.py -->", "<!-- end bench/report.py -->"
 REASONS = [
     {"signal": "robots", "reserved": True, "source": "https://{d}/robots.txt",
      "evidence": "line 2: Disallow: /private/", "purposes": ["input", "search", "tdm", "train"],
@@ -75,17 +75,22 @@ def generate(path: Path, lines: int, seed: int = 7) -> None:
                  "run": "bench", "content_type": "text/html"})
 
 
-def measure(cmd: list[str]) -> dict:
-    """Wall, CPU (user+sys) and peak RSS of one command, pinned to one core."""
+def measure(args: list[str]) -> dict:
+    """Wall, CPU (user+sys) and peak memory of one `tdm-guard ARGS...`, pinned to one core.
+    The peak is the process's own VmHWM (ru_maxrss keeps the parent's peak across exec)."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    proc = subprocess.run(["taskset", "-c", "0", *cmd], capture_output=True, text=True)
+    proc = subprocess.run(["taskset", "-c", "0", sys.executable,
+                           str(ROOT / "tests" / "run_measured.py"), *args],
+                          capture_output=True, text=True)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in (0, 1):
-        raise SystemExit(f"{cmd[:4]} failed: {proc.stderr[-2000:]}")
+        raise SystemExit(f"{args[:3]} failed: {proc.stderr[-2000:]}")
+    hwm = next(int(line.split("=")[1]) for line in proc.stderr.splitlines()
+               if line.startswith("VMHWM_KB="))
     return {"wall": wall, "cpu": (after.ru_utime - before.ru_utime)
-            + (after.ru_stime - before.ru_stime), "max_rss_mb": after.ru_maxrss / 1024}
+            + (after.ru_stime - before.ru_stime), "max_rss_mb": hwm / 1024}
 
 
 def main() -> None:
@@ -93,15 +98,17 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--write-doc", action="store_true")
     args = parser.parse_args()
-    cli = [sys.executable, "-m", "tdm_guard.cli"]
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
+        warm = Path(tmp) / "warm.jsonl"  # matplotlib builds its font cache on a first run
+        generate(warm, 100)
+        measure(["report", str(warm), "--output", str(Path(tmp) / "out")])
         for lines in (args.lines // 10, args.lines):
             log = Path(tmp) / f"audit-{lines}.jsonl"
             generate(log, lines)
             size = log.stat().st_size
-            report = measure(cli + ["report", str(log), "--output", str(Path(tmp) / "out")])
-            verify = measure(cli + ["verify", str(log)])
+            report = measure(["report", str(log), "--output", str(Path(tmp) / "out")])
+            verify = measure(["verify", str(log)])
             results[lines] = {"bytes": size, "report": report, "verify": verify}
             print(json.dumps({"lines": lines, **results[lines]}), flush=True)
     if args.write_doc:
@@ -110,7 +117,7 @@ def main() -> None:
 
 def write_doc(results: dict, lines: int) -> None:
     small, big = results[lines // 10], results[lines]
-    text = f"""{MARKER}
+    text = f"""{BEGIN}
 
 ## Report and verify: streaming audit logs
 
@@ -134,10 +141,15 @@ reasons per record, about {big['bytes'] / lines:.0f} bytes a line.
   every line; with snapshots it also re-evaluates every decision (the cost of a decision,
   benchmark 2, plus reading each snapshot once).
 """
+    text = text.rstrip("\n") + f"\n{END}\n"
     path = ROOT / "docs" / "benchmarks.md"
     current = path.read_text()
-    kept = current.split(MARKER)[0].rstrip("\n") + "\n\n"
-    path.write_text(kept + text)
+    if BEGIN in current:  # replace this script's section, keep everything else
+        before, rest = current.split(BEGIN, 1)
+        after = rest.split(END, 1)[1] if END in rest else ""
+        path.write_text(before + text + after.lstrip("\n"))
+    else:
+        path.write_text(current.rstrip("\n") + "\n\n" + text)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 from collections import Counter
+from datetime import UTC, datetime
 from functools import partial
 from html.parser import HTMLParser
 from pathlib import Path
@@ -308,3 +309,27 @@ def test_the_screenshot_of_the_page_opened_from_disk_is_not_blank(report, tmp_pa
     assert any(sum(abs(a - b) for a, b in zip(c, (0x2E, 0x7D, 0x32), strict=True)) < 30
                for c in colours), "no 'allowed' green in the picture"
     assert background != (0, 0, 0)
+
+
+def test_time_buckets_stay_few_whatever_the_period(tmp_path):
+    log = tmp_path / "a.jsonl"
+    start = 1_780_000_000
+    with open(log, "w") as out:
+        for i in range(3000):  # one decision a second for 3,000 seconds
+            out.write(json.dumps({"url": f"https://a.example/{i}", "allowed": True,
+                                  "action": "allowed", "purpose": "train", "agent": "bot",
+                                  "reasons": [], "checked_at": datetime.fromtimestamp(
+                                      start + i, UTC).isoformat()}) + "\n")
+        out.write(json.dumps({"url": "https://a.example/late", "allowed": True,
+                              "action": "allowed", "purpose": "train", "agent": "bot",
+                              "reasons": [], "checked_at": datetime.fromtimestamp(
+                                  start + 30 * 86400, UTC).isoformat()}) + "\n")
+    proc = subprocess.run(CLI + ["report", str(log), "--output", str(tmp_path / "r")],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text())
+    over = summary["over_time"]
+    assert over["step_seconds"] == 60 and len(over["buckets"]) == 52  # seconds, then minutes
+    assert sum(b["counts"]["allowed"] for b in over["buckets"]) == 3001
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "52 buckets of one minute each" in page

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+from datetime import UTC
 from typing import Any
 
 from . import charts
@@ -67,6 +68,7 @@ dl { display: grid; grid-template-columns: 260px 1fr; gap: 4px 16px; margin: 0; 
 dt { color: var(--muted); } dd { margin: 0; }
 """
 MAX_ROWS = 500  # policy-file rows shown (all are in summary.json)
+MAX_BARS = 240  # bars in the chart of decisions over time
 
 
 def _e(value: Any) -> str:
@@ -224,7 +226,7 @@ def _timeline(s: dict[str, Any], outcomes: list[str]) -> str:
     buckets = over["buckets"]
     if not buckets:
         return ""
-    step = over["step_seconds"]
+    step, buckets = _bars(over["step_seconds"], buckets)
     unit = {1: "second", 60: "minute", 3600: "hour", 86400: "day"}.get(step, "week")
     fmt = 19 if step < 60 else 16 if step < 86400 else 10
     starts = [b["start"][:fmt].replace("T", " ") for b in buckets]
@@ -232,6 +234,25 @@ def _timeline(s: dict[str, Any], outcomes: list[str]) -> str:
     chart = charts.timeline(starts, series, f"Decisions per {unit}")
     return (f'<section id="time"><h2>Decisions over time</h2><div class="chart">{chart}</div>'
             f'<p class="muted">{len(buckets)} buckets of one {unit} each (UTC).</p></section>')
+
+
+def _bars(step: int, buckets: list[dict]) -> tuple[int, list[dict]]:
+    """At most MAX_BARS bars: buckets merged to a coarser step (minute, hour, day, week)."""
+    from datetime import datetime
+
+    from .summary import STEPS
+
+    while len(buckets) > MAX_BARS and step != STEPS[-1]:
+        step = next(s for s in STEPS if s > step)
+        merged: dict[int, dict] = {}
+        for b in buckets:
+            key = int(datetime.fromisoformat(b["start"]).timestamp()) // step
+            into = merged.setdefault(key, {"start": datetime.fromtimestamp(
+                key * step, UTC).isoformat(), "counts": {}})
+            for action, n in b["counts"].items():
+                into["counts"][action] = into["counts"].get(action, 0) + n
+        buckets = [merged[k] for k in sorted(merged)]
+    return step, buckets
 
 
 def _domains(s: dict[str, Any]) -> str:
