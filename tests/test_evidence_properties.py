@@ -102,3 +102,26 @@ def test_values_from_a_log_are_text_in_the_page():
     page = html.render_html(summary.summary())
     assert "<img src=\"https://evil" not in page and "<script>alert" not in page
     assert 'href="javascript:' not in page
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture],
+          deadline=None)
+@given(st.lists(st.dictionaries(st.text(max_size=8), st.one_of(
+    st.text(), st.integers(), st.floats(allow_nan=False), st.none(),
+    st.lists(st.text(max_size=5), max_size=3)), max_size=5), min_size=1, max_size=10))
+def test_any_records_written_read_back_as_one_intact_chain(tmp_path, records):
+    from tdm_guard.report.logs import Chain, read_lines
+    from tdm_guard.stores.auditlog import AuditLog
+
+    path = tmp_path / "chain.jsonl"
+    path.unlink(missing_ok=True)
+    log = AuditLog(path)
+    for record in records:  # U+2028, U+0085, NUL...: JSON keeps them on one line
+        log.write_record({k: v for k, v in record.items() if k != "prev"})
+    log.close()
+    chain = Chain()
+    with open(path, "rb") as stream:
+        read = list(read_lines(stream))
+    for line in read:
+        assert chain.feed(line) is None and line.record is not None
+    assert len(read) == len(records) and chain.intact

@@ -107,6 +107,31 @@ def test_a_scrapy_crawl_whose_snapshot_folder_cannot_be_made_does_not_start(tmp_
     assert not (tmp_path / "out.json").exists()
 
 
+def test_a_full_disk_under_a_crawls_snapshots_closes_the_spider(tmp_path):
+    from test_scrapy_e2e import run_crawl
+
+    from evidence_site import html
+
+    site = evidence_site(Site())
+    site.add("/big-head", html("<meta name='x' content='y'>" * 2000))  # 50 KB of evidence
+    snaps = tmp_path / "snaps"
+    with serving(site):
+        start = [site.base + p for p in ("/open/1", "/open/2", "/big-head", "/hdr", "/xrt")]
+        proc = run_crawl(tmp_path, start, fsize=30000, TDM_GUARD_SNAPSHOTS=str(snaps),
+                         CONCURRENT_REQUESTS=1)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert f"snapshots {snaps}: cannot be written" in proc.stderr
+    result = json.loads((tmp_path / "out.json").read_text())
+    assert result["stats"]["finish_reason"] == "tdm_guard_audit_log_failed"
+    delivered = {i["url"].removeprefix(site.base) for i in result["items"]}
+    assert "/big-head" not in delivered  # no content without its evidence
+    records = decision_records((tmp_path / "audit.jsonl").read_text())
+    assert {r["url"].removeprefix(site.base) for r in records} >= delivered
+    proc = subprocess.run(CLI + ["verify", str(tmp_path / "audit.jsonl"), "--snapshots",
+                                 str(snaps)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout  # every record it holds re-derives
+
+
 # -- the figures --------------------------------------------------------------------------
 def test_summary_counts_every_decision_of_both_logs(logs, report):
     check_log, crawl_log, _ = logs

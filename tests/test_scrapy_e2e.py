@@ -50,9 +50,10 @@ def mixed_site(site: Site) -> None:
 
 
 def run_crawl(tmp_path, start_urls, env=None, custom_settings=None, start_meta=None,
-              follow_links=False, **settings):
+              follow_links=False, fsize=None, **settings):
     """Run crawl_script.py on these settings; return the finished process."""
     config = {
+        "fsize": fsize,
         "start_urls": start_urls,
         "follow_links": follow_links,
         "output": str(tmp_path / "out.json"),
