@@ -169,3 +169,24 @@ def make_checker(args: argparse.Namespace, evaluator: Evaluator, fetch_pages: bo
                    snapshots=snapshots)
 
 
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write a report whole or not at all (a temporary file, then a rename)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def snapshot_folder(args: argparse.Namespace, command: str) -> SnapshotStore | None:
+    """The `--snapshots` folder to read (None without the option); ValueError naming it
+    when it is not a folder."""
+    if not args.snapshots:
+        return None
+    store = SnapshotStore(args.snapshots)
+    if not store.root.is_dir():
+        raise ValueError(f"tdm-guard {command}: --snapshots {args.snapshots}: no such folder")
+    return store

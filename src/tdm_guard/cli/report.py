@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from ..report.summary import Summary
-from ..stores.snapshots import SnapshotStore
-from .common import EXIT_ALLOWED, EXIT_USAGE
+from .common import EXIT_ALLOWED, EXIT_USAGE, snapshot_folder, write_atomically
 
 
 def share(text: str) -> float:
@@ -31,13 +29,11 @@ def share(text: str) -> float:
 
 def cmd_report(args: argparse.Namespace) -> int:
     output = Path(args.output)
-    store = None
-    if args.snapshots:
-        store = SnapshotStore(args.snapshots)
-        if not store.root.is_dir():
-            print(f"tdm-guard report: --snapshots {args.snapshots}: no such folder",
-                  file=sys.stderr)
-            return EXIT_USAGE
+    try:
+        store = snapshot_folder(args, "report")
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
     try:
         output.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -58,10 +54,10 @@ def cmd_report(args: argparse.Namespace) -> int:
         from ..report import html, markdown
 
         page = html.render_html(figures)
-        _write(output / "summary.json", json.dumps(figures, indent=2, ensure_ascii=False))
-        _write(output / "report.html", page)
+        write_atomically(output / "summary.json", json.dumps(figures, indent=2, ensure_ascii=False))
+        write_atomically(output / "report.html", page)
         if "md" in args.format:
-            _write(output / "summary.md", markdown.render_markdown(figures))
+            write_atomically(output / "summary.md", markdown.render_markdown(figures))
     except OSError as exc:
         print(f"tdm-guard report: --output {output}: cannot be written: "
               f"{exc.strerror or exc}", file=sys.stderr)
@@ -81,13 +77,3 @@ def cmd_report(args: argparse.Namespace) -> int:
           + ", ".join(str(output / name) for name in written), file=sys.stderr)
     return EXIT_ALLOWED
 
-
-def _write(path: Path, text: str) -> None:
-    """Atomically: a half-written report never replaces a whole one."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

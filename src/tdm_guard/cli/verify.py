@@ -12,19 +12,16 @@ import argparse
 import sys
 
 from ..report.verify import Verifier, summary_line
-from ..stores.snapshots import SnapshotStore
 from ..stores.validated import ValidatedPolicyCache
-from .common import EXIT_ALLOWED, EXIT_RESERVED, EXIT_USAGE
+from .common import EXIT_ALLOWED, EXIT_RESERVED, EXIT_USAGE, snapshot_folder
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    store = None
-    if args.snapshots:
-        store = SnapshotStore(args.snapshots)
-        if not store.root.is_dir():
-            print(f"tdm-guard verify: --snapshots {args.snapshots}: no such folder",
-                  file=sys.stderr)
-            return EXIT_USAGE
+    try:
+        store = snapshot_folder(args, "verify")
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
     found = False
     for path in args.logs:
         verifier = Verifier(store, ValidatedPolicyCache())
