@@ -43,7 +43,7 @@ ACTIONS = ("allowed", "blocked", "reserved", "tagged", "error")
 MAX_ACTIONS = 16  # distinct action values kept (others count as "other")
 MAX_CONTACTS = 5
 MAX_DOMAINS = 2_000_000  # distinct registered domains counted one by one
-MAX_TEXT = 300
+TEXT_LIMIT = 300
 TOP_DOMAINS = 25  # in the report's table and chart
 BUCKETS = 2048  # time buckets before they are merged to a coarser step
 STEPS = (1, 60, 3600, 86400, 7 * 86400)
@@ -67,7 +67,7 @@ NOT_ANSWERED = [
 ]
 
 
-def _text(value: Any, limit: int = MAX_TEXT) -> str:
+def _text(value: Any, limit: int = TEXT_LIMIT) -> str:
     text = value if isinstance(value, str) else str(value)
     return text if len(text) <= limit else text[:limit] + "…"
 
