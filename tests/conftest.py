@@ -106,4 +106,11 @@ def cli(capsys):
 
 
 def json_lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    """JSON Lines split on "\n" only (str.splitlines also splits inside a value holding
+    U+0085 or U+2028, which JSON carries unescaped)."""
+    return [json.loads(line) for line in text.split("\n") if line.strip()]
+
+
+def decision_records(text: str) -> list[dict]:
+    """An audit log's decision records (its run headers left out)."""
+    return [r for r in json_lines(text) if r.get("record") != "run"]

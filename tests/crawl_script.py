@@ -4,11 +4,14 @@ usage: python crawl_script.py CONFIG.json   -> writes CONFIG's "output" file:
 {"items": [...], "stats": {...}}
 
 CONFIG: "settings" (project priority), optional "custom_settings" (the spider's, at Scrapy's
-"spider" priority), "start_urls", optional "start_meta" (the meta of every start request)
-and "follow_links" (follow every link of every page).
+"spider" priority), "start_urls", optional "start_meta" (the meta of every start request),
+"follow_links" (follow every link of every page) and "fsize" (a full disk: no file may grow
+past it).
 """
 
 import json
+import resource
+import signal
 import sys
 import warnings
 
@@ -55,6 +58,9 @@ class StubbornCacheMiddleware:
 def main(config_path: str) -> None:
     with open(config_path) as f:
         config = json.load(f)
+    if config.get("fsize"):  # a "full disk": files stop growing past this many bytes
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (config["fsize"], config["fsize"]))
     process = CrawlerProcess(settings=config["settings"])
     SiteSpider.custom_settings = config.get("custom_settings")  # Scrapy's "spider" priority
     crawler = process.create_crawler(SiteSpider)

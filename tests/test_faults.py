@@ -16,7 +16,7 @@ import pytest
 
 from tdm_guard.signals.robots import MAX_ROBOTS_BYTES
 
-from conftest import json_lines
+from conftest import decision_records, json_lines
 from servers import Resp, Site, serving
 
 CLI = [sys.executable, "-m", "tdm_guard.cli"]
@@ -125,7 +125,7 @@ def test_a_full_disk_under_the_audit_log_stops_with_whole_lines(tmp_path):
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     (error,) = [line for line in proc.stderr.splitlines() if "audit log" in line]
     assert str(log) in error and "cannot be written" in error
-    records = [json.loads(line) for line in log.read_text().splitlines()]  # all whole JSON
+    records = decision_records(log.read_text())  # all whole JSON
     assert log.read_bytes().endswith(b"\n")
     answers = json_lines(proc.stdout)
     assert 0 < len(answers) < len(urls)
@@ -138,7 +138,7 @@ def test_the_audit_log_records_blocked_urls_as_blocked(cli, tmp_path, site):
     log = tmp_path / "audit.jsonl"
     code, _, _ = cli("check", "--no-fetch", "--no-cache", "--audit-log", str(log),
                      site.base + "/private/1", site.base + "/open", "not a url")
-    actions = [json.loads(line)["action"] for line in log.read_text().splitlines()]
+    actions = [r["action"] for r in decision_records(log.read_text())]
     assert actions == ["blocked", "reserved", "error"]
 
 

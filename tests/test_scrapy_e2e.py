@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import decision_records
 from servers import Resp, Site, serving
 
 pytest.importorskip("scrapy")
@@ -49,9 +50,10 @@ def mixed_site(site: Site) -> None:
 
 
 def run_crawl(tmp_path, start_urls, env=None, custom_settings=None, start_meta=None,
-              follow_links=False, **settings):
+              follow_links=False, fsize=None, **settings):
     """Run crawl_script.py on these settings; return the finished process."""
     config = {
+        "fsize": fsize,
         "start_urls": start_urls,
         "follow_links": follow_links,
         "output": str(tmp_path / "out.json"),
@@ -83,8 +85,7 @@ def crawl(tmp_path, start_urls, env=None, follow_links=False, **settings):
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((tmp_path / "out.json").read_text())
     audit_path = tmp_path / "audit.jsonl"
-    audit = [json.loads(line) for line in audit_path.read_text().splitlines()] \
-        if audit_path.exists() else []
+    audit = decision_records(audit_path.read_text()) if audit_path.exists() else []
     return result["items"], result["stats"], audit, proc.stderr
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import decision_records
 from servers import Resp, Site, held, serving
 
 pytest.importorskip("scrapy")
@@ -69,7 +70,7 @@ def start_node(tmp_path: Path, name: str, **settings) -> tuple[subprocess.Popen,
 
 def results(folder: Path) -> tuple[dict, list[dict], str]:
     out = json.loads((folder / "out.json").read_text())
-    audit = [json.loads(line) for line in (folder / "audit.jsonl").read_text().splitlines()]
+    audit = decision_records((folder / "audit.jsonl").read_text())  # run headers left out
     return out, audit, (folder / "log.txt").read_text()
 
 

@@ -39,6 +39,7 @@ from tdm_guard import (
     PageResponse,
     PolicyFiles,
     PolicyRecord,
+    SnapshotStore,
     StoreError,
     default_cache_path,
     load_declarations,
@@ -46,7 +47,7 @@ from tdm_guard import (
     parse_url,
     store_kind,
 )
-from tdm_guard.fetched import MAX_REDIRECTS, POLICY_MAX_DECODED, Fetched
+from tdm_guard.fetched import MAX_REDIRECTS, POLICY_MAX_DECODED, Fetched, utc_iso
 from tdm_guard.freshness import MAX_FRESH, MAX_STALE, parse_duration
 from tdm_guard.model import Profile, Purpose
 from tdm_guard.scrapy_settings import (
@@ -125,9 +126,21 @@ class TdmGuardMiddleware:
         self.timeout = settings.getfloat("TDM_GUARD_TIMEOUT", 10.0)
         self.store, self.files = self._open_store(settings)
         audit_path = settings.get("TDM_GUARD_AUDIT_LOG")
+        snapshots = settings.get("TDM_GUARD_SNAPSHOTS")
+        if snapshots and not audit_path:
+            raise SettingError("TDM_GUARD_SNAPSHOTS needs TDM_GUARD_AUDIT_LOG (the log names "
+                               "each snapshot a decision used)")
+        self.audit: AuditLog | None = None
+        self.snapshots = SnapshotStore(snapshots) if snapshots else None
+        self.evaluator.keep_inputs = self.snapshots is not None  # what each decision read
         try:
-            self.audit = AuditLog(audit_path) if audit_path else None
-        except AuditLogError as exc:
+            if audit_path:
+                self.audit = AuditLog(audit_path)
+                if self.snapshots is not None:
+                    self.snapshots.create()
+                self.audit.start_run("scrapy-tdm-guard", self.evaluator, self.snapshots,
+                                     mode=self.mode)
+        except AuditLogError as exc:  # SnapshotError too: no crawl without its evidence
             logger.error("tdm-guard: TDM_GUARD_AUDIT_LOG: %s", exc)
             raise
         self._audit_failed = ""
@@ -209,7 +222,7 @@ class TdmGuardMiddleware:
         cap = body_cap(response.body, response.headers.get("Content-Type", b"").decode(
             "latin-1"), self.max_file_bytes, MAX_HEAD_BYTES)
         page = PageResponse(response.status, headers, response.body[:cap],
-                            partial=len(response.body) > cap)
+                            partial=len(response.body) > cap, fetched_at=utc_iso(time.time()))
         licence_urls = page.licence_urls(url.href)
         if licence_urls:
             page = page.with_licences(await self.licences.get_all(licence_urls))
@@ -276,8 +289,10 @@ class TdmGuardMiddleware:
         if self.audit is None:
             return
         try:
-            self.audit.write(decision, stage=stage, action=action, mode=self.mode)
-        except AuditLogError as exc:
+            self.audit.write_decision(decision, self.snapshots, stage=stage, action=action,
+                                      mode=self.mode)
+            decision.inputs = None  # kept: the page's bytes need not live on in meta
+        except AuditLogError as exc:  # or SnapshotError: the evidence is incomplete
             # The audit log is the evidence: without it nothing more is fetched or delivered.
             self.audit = None
             self.stats.inc_value("tdm_guard/audit_log/errors")

@@ -35,6 +35,8 @@ _LAZY = {
     "store_kind": "tdm_guard.stores.select",
     "default_cache_path": "tdm_guard.stores.sqlite",
     "load_declarations": "tdm_guard.stores.validated",
+    "SnapshotStore": "tdm_guard.stores.snapshots",
+    "SnapshotError": "tdm_guard.stores.snapshots",
 }
 
 
@@ -69,6 +71,8 @@ __all__ = [
     "RedisStore",
     "RobotsResult",
     "SQLiteStore",
+    "SnapshotError",
+    "SnapshotStore",
     "StoreError",
     "TdmRepFile",
     "__version__",

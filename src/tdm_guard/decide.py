@@ -12,6 +12,7 @@ in `declarations/`, and URLs are split by `urls`.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -24,6 +25,14 @@ from .signals.robots import RobotsResult, agent_token
 from .signals.robots_plan import robots_reasons
 from .signals.tdmrep import TdmRepFile
 from .urls import URL, as_url, policy_file_urls
+
+# The response headers a page's signals read (TDMRep, X-Robots-Tag, aipref Content-Usage,
+# Content-Signal, RSL Link, the file kind), and a few that date or identify the response:
+# what page evidence keeps (`PageResponse.evidence`).
+SIGNAL_HEADERS = frozenset({
+    "content-type", "tdm-reservation", "tdm-policy", "x-robots-tag", "content-usage",
+    "content-signal", "link", "content-length", "last-modified", "etag", "date"})
+SNIFF_BYTES = 4096  # what page evidence keeps at least of a body that is not a file
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,19 @@ class OriginPolicy:
         )
 
     @classmethod
+    def from_evidence(cls, origin: str, fetches: list[Fetched],
+                      not_consulted: str = "") -> OriginPolicy:
+        """The policy `fetches` (as in `OriginPolicy.fetches`: robots.txt and tdmrep.json,
+        each by its URL, then the RSL documents robots.txt named) make: how `verify` rebuilds
+        an origin from its snapshots, through the same rules as a live run."""
+        robots_url, tdmrep_url = policy_file_urls(origin)
+        robots = next((f for f in fetches if f.url == robots_url), None)
+        tdmrep = next((f for f in fetches if f.url == tdmrep_url), None)
+        licences = [f for f in fetches if f is not robots and f is not tdmrep]
+        policy = cls.from_fetches(origin, robots, tdmrep, not_consulted)
+        return policy.with_licences(licences) if licences else policy
+
+    @classmethod
     def unreachable(cls, origin: str, detail: str) -> OriginPolicy:
         """Both files unreachable (a failure before any answer): robots.txt disallows all."""
         robots_url, tdmrep_url = policy_file_urls(origin)
@@ -114,6 +136,8 @@ class PageResponse:
     licences: tuple[rsl.RslDocument, ...] = ()  # RSL documents this response links to
     name: str = ""  # a local file's name (inspect), for the file kind
     provenance: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    fetched_at: str | None = None  # when it was read (ISO 8601, UTC): reasons from it name it
+    fetches: tuple[Fetched, ...] = ()  # the RSL documents it links to, as fetched (snapshots)
 
     @cached_property
     def file(self) -> files.FileKind | None:
@@ -137,11 +161,35 @@ class PageResponse:
 
     def with_licences(self, fetched: list[Fetched]) -> PageResponse:
         page = replace(self, licences=tuple(_rsl_documents(fetched)),
-                       provenance=_provenance(fetched))
+                       provenance=_provenance(fetched), fetches=tuple(fetched))
         for name in ("file", "head"):  # the same body: keep what was already read of it
             if name in self.__dict__:
                 page.__dict__[name] = self.__dict__[name]
         return page
+
+    def evidence(self) -> PageResponse:
+        """What a decision on this response rests on, and nothing more: the signal-bearing
+        headers and the bytes the readers read (an HTML head up to where its scan stopped, a
+        file's bytes as given). Evaluating it gives the same decision as evaluating `self`
+        (a property test holds this); the page's snapshot keeps it."""
+        headers = [(k, v) for k, v in self.headers if k.strip().lower() in SIGNAL_HEADERS]
+        body = self.body
+        if self.file is None and not body.startswith(b"ID3"):
+            scanned = self.head.end if self.head is not None else 0
+            body = body[:max(scanned, SNIFF_BYTES)]
+        if headers == self.headers and body is self.body:
+            return self
+        page = replace(self, headers=headers, body=body)
+        if len(body) == len(self.body):
+            for name in ("file", "head"):
+                if name in self.__dict__:
+                    page.__dict__[name] = self.__dict__[name]
+        return page
+
+    @cached_property
+    def sha256(self) -> str:
+        """The sha256 of the evidence's body: what the page's reasons name (its snapshot)."""
+        return hashlib.sha256(self.evidence().body).hexdigest()
 
     @property
     def content_type(self) -> str:
@@ -149,6 +197,18 @@ class PageResponse:
             if name.lower() == "content-type":
                 return value.split(";")[0].strip().lower()
         return ""
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What one `Evaluator.evaluate` call read: enough to make the same call again. Set on
+    the `Decision` it returned (`Decision.inputs`, never serialised), so the writers of
+    snapshots keep exactly the evidence a decision rests on, and `verify` replays it."""
+
+    url: str
+    origin: OriginPolicy
+    page: PageResponse | None = None
+    page_note: str | None = None
 
 
 class Evaluator:
@@ -162,12 +222,16 @@ class Evaluator:
         declarations: DeclarationSet | None = None,
         fail_closed: bool = False,
         trust_anchors: str | None = None,
+        keep_inputs: bool = False,
     ) -> None:
         """`fail_closed`: read an unreachable tdmrep.json (5xx, 429, timeout, network error)
         or RSL licence document as a reservation. TDMRep says such a server "does not
         implement this protocol" (unset); the switch is for teams whose lawyers prefer the
-        cautious reading. `trust_anchors`: PEM certificates for C2PA `Trusted`."""
+        cautious reading. `trust_anchors`: PEM certificates for C2PA `Trusted`.
+        `keep_inputs`: set `Decision.inputs` (what the decision read, for snapshots); off,
+        a decision holds no reference to the page it read."""
         self.fail_closed = fail_closed
+        self.keep_inputs = keep_inputs
         self.trust_anchors = trust_anchors
         self.agent = agent_token(agent)  # "MyBot/1.0" is the group `User-agent: MyBot`
         self.purpose = Purpose(purpose)
@@ -185,7 +249,8 @@ class Evaluator:
         """Decide for `url` from its origin's policy files and, after download, its response.
 
         `url` is parsed by the one URL model (`urls.parse_url`): a string that is not an http(s)
-        URL raises `InvalidURL`.
+        URL raises `InvalidURL`. `page_note` says why the page was not read; it is reported
+        (in `unchecked`) when fetching is allowed: a page robots.txt forbids is never read.
         """
         target = url if type(url) is URL else as_url(url)
         url = target.href
@@ -213,8 +278,6 @@ class Evaluator:
                     "(TDMRep), --fail-closed reads it as a reservation")
 
         head = page.head if page is not None else None
-        if page_note:
-            unchecked.append(f"page headers and HTML meta: {page_note}")
         found = None
         if page is not None and page.file is not None:
             found = files.read_file(page.name or url, page.body, page.content_type,
@@ -245,7 +308,9 @@ class Evaluator:
             reasons += aipref.header_reasons(url, page.headers, self.profile is Profile.STRICT)
             if head is not None:
                 reasons += noai.robots_meta_reasons(url, head.metas, self.agent)
+        by_host = len(reasons)  # declarations matched by host: from no fetched file
         reasons += self.declarations.reasons(target, self.purpose)
+        by_host = range(by_host, len(reasons))
         if page is not None:
             values = metadata.from_jsonld(head.jsonld) if head is not None else []
             values += metadata.from_id3(page.body)
@@ -257,6 +322,8 @@ class Evaluator:
             reasons = [replace(r, sha256=page.provenance[r.source][0],
                                fetched_at=page.provenance[r.source][1])
                        if r.source in page.provenance and not r.sha256 else r for r in reasons]
+        if page is not None and page.fetched_at:
+            reasons = _stamp_page(reasons, page, url, by_host)
         purpose = self.purpose
         tdm = Purpose.TDM
         relevant = reasons if purpose is tdm else [
@@ -268,7 +335,25 @@ class Evaluator:
                 allowed = False
                 if r.contacts:
                     contacts += [c for c in r.contacts if c not in contacts]
-        return Decision(url, self.agent, purpose, allowed, relevant, policy, contacts, unchecked)
+        decision = Decision(url, self.agent, purpose, allowed, relevant, policy, contacts,
+                            unchecked)
+        if page is not None:
+            decision.content_type = page.content_type or None
+        if self.keep_inputs:
+            decision.inputs = Inputs(url, origin, page, page_note)
+        if page_note and decision.fetch_allowed:
+            unchecked.append(f"page headers and HTML meta: {page_note}")
+        return decision
+
+
+def _stamp_page(reasons: list[Reason], page: PageResponse, url: str,
+                by_host: range) -> list[Reason]:
+    """Reasons read from the page itself (its headers, head or file bytes) name the page's
+    evidence: its sha256 and when it was read."""
+    sources = {url, f"{url} (inline RSL)", page.name or url}
+    return [replace(r, sha256=page.sha256, fetched_at=page.fetched_at)
+            if r.source in sources and not r.sha256 and i not in by_host else r
+            for i, r in enumerate(reasons)]
 
 
 def _provenance(fetched: list[Fetched]) -> dict[str, tuple[str | None, str | None]]:
@@ -283,4 +368,4 @@ def _rsl_documents(fetched: list[Fetched]) -> list[rsl.RslDocument]:
                                              else None)) for f in fetched]
 
 
-__all__ = ["Evaluator", "OriginPolicy", "PageResponse"]
+__all__ = ["SIGNAL_HEADERS", "Evaluator", "Inputs", "OriginPolicy", "PageResponse"]

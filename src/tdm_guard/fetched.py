@@ -37,12 +37,15 @@ class Fetched:
     @property
     def fetched_at_iso(self) -> str | None:
         """When the fetch started, as an ISO 8601 UTC time (None when unknown)."""
-        if not self.fetched_at:
-            return None
-        return datetime.fromtimestamp(int(self.fetched_at), UTC).isoformat()
+        return utc_iso(self.fetched_at) if self.fetched_at else None
 
     @property
     def definitive(self) -> bool:
         """Worth caching: an HTTP answer that is not a server error."""
         return self.error is None and self.status is not None and self.status < 500 \
             and self.status != 429
+
+
+def utc_iso(seconds: float) -> str:
+    """A Unix time as the ISO 8601 UTC string evidence carries, to the second."""
+    return datetime.fromtimestamp(int(seconds), UTC).isoformat()

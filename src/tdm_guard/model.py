@@ -84,6 +84,33 @@ SIGNALS: tuple[str, ...] = (
     RSL,
 )
 
+# The standards the signals implement, with the versions followed (docs/standards.md quotes
+# the clauses): what a compliance report names as "the protocols checked".
+STANDARDS: tuple[dict[str, Any], ...] = (
+    {"name": "Robots Exclusion Protocol", "version": "RFC 9309", "signals": [ROBOTS]},
+    {"name": "W3C TDM Reservation Protocol (TDMRep)",
+     "version": "Community Group Final Report, 10 May 2024",
+     "signals": [TDMREP_FILE, TDMREP_HEADER, TDMREP_META, TDMREP_EPUB, TDMREP_PDF]},
+    {"name": "IETF AI Preferences vocabulary", "version": "draft-ietf-aipref-vocab-08",
+     "signals": [CONTENT_USAGE]},
+    {"name": "IETF AI Preferences attachment (Content-Usage in robots.txt and HTTP)",
+     "version": "draft-ietf-aipref-attach-05", "signals": [CONTENT_USAGE]},
+    {"name": "HTTP Structured Field Values", "version": "RFC 9651", "signals": [CONTENT_USAGE]},
+    {"name": "Cloudflare Content Signals Policy (Content-Signal)",
+     "version": "search / ai-input / ai-train (draft-romm-aipref-contentsignals-00)",
+     "signals": [CONTENT_SIGNAL]},
+    {"name": "noai / noimageai (X-Robots-Tag, robots meta)", "version": "de facto values",
+     "signals": [NOAI_HEADER, NOAI_META]},
+    {"name": "Really Simple Licensing (RSL)", "version": "RSL 1.0, Recommendation 2025-11-06",
+     "signals": [RSL]},
+    {"name": "CAWG Training and Data Mining Assertion (C2PA manifests)",
+     "version": "1.1 (ratified 2025-05-16)", "signals": [C2PA]},
+    {"name": "IPTC Photo Metadata, PLUS Data Mining (plus:DataMining)",
+     "version": "IPTC Photo Metadata 2023.1", "signals": [IPTC]},
+    {"name": "Published rightsholder declarations", "version": "tdm-guard/declaration/v1",
+     "signals": [DECLARATION]},
+)
+
 
 @dataclass(frozen=True)
 class Reason:
@@ -159,6 +186,10 @@ class Decision:
     unchecked: list[str] = field(default_factory=list)  # signals that could not be read, and why
     checked_at: str = field(default_factory=_now)
     error: str | None = None
+    # What `Evaluator.evaluate` read (a `decide.Inputs`): never serialised, for the writers of
+    # snapshots (the evidence a decision can be re-derived from); None for `undecided`.
+    inputs: Any = field(default=None, repr=False, compare=False)
+    content_type: str | None = field(default=None, repr=False, compare=False)  # the page's
 
     @classmethod
     def undecided(cls, url: str, agent: str, purpose: Purpose | str, error: str) -> Decision:

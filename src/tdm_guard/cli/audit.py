@@ -35,6 +35,7 @@ from .common import (
     EXIT_USAGE,
     bad_network_options,
     make_checker,
+    write_atomically,
 )
 from .common import declarations as load_declarations
 from .inputs import url_lines
@@ -313,7 +314,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     text = "\n".join(report for _, report in reports)
     if args.output:
         try:
-            _write_atomically(Path(args.output), text + "\n")
+            write_atomically(Path(args.output), text + "\n")
         except OSError as exc:
             print(f"tdm-guard audit: --output {args.output}: cannot be written: "
                   f"{exc.strerror or exc}", file=sys.stderr)
@@ -335,13 +336,3 @@ def _unwritable(path: Path) -> str | None:
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         return "not writable"
     return None
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write the report whole or not at all (a temporary file, then a rename)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -19,6 +19,7 @@ from ..decide import Evaluator
 from ..fetching.checker import Outcome
 from ..model import Decision
 from ..stores.auditlog import AuditLog, AuditLogError
+from ..stores.snapshots import SnapshotStore
 from .common import (
     EXIT_ALLOWED,
     EXIT_RESERVED,
@@ -75,25 +76,37 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         evaluator = Evaluator(args.agent, args.purpose, args.profile, declarations(args),
-                              fail_closed=args.fail_closed, trust_anchors=anchors)
+                              fail_closed=args.fail_closed, trust_anchors=anchors,
+                              keep_inputs=bool(args.snapshots))
     except ValueError as exc:
         print(f"tdm-guard check: --agent: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.snapshots and not args.audit_log:
+        print("tdm-guard check: --snapshots needs --audit-log (the log names each snapshot "
+              "a decision used)", file=sys.stderr)
+        return EXIT_USAGE
     stream: TextIO | None = None
     audit: AuditLog | None = None
+    snapshots: SnapshotStore | None = None
     try:
         if args.input:
             stream = _open_input(args.input)
         if args.audit_log:
             audit = AuditLog(args.audit_log)
+            if args.snapshots:
+                snapshots = SnapshotStore(args.snapshots).create()
+            audit.start_run("tdm-guard check", evaluator, snapshots,
+                            no_fetch=args.no_fetch, offline=args.offline)
     except AuditLogError as exc:
         print(f"tdm-guard check: {exc}", file=sys.stderr)
+        if audit is not None:
+            audit.close()
         return EXIT_USAGE
     except OSError as exc:
         print(f"tdm-guard check: --input {args.input}: cannot be read: "
               f"{exc.strerror or exc}", file=sys.stderr)
         return EXIT_USAGE
-    checker = make_checker(args, evaluator, fetch_pages=not args.no_fetch)
+    checker = make_checker(args, evaluator, fetch_pages=not args.no_fetch, snapshots=snapshots)
     answers = _Answers(args, audit)
     try:
         total = _count(args.input, args.urls) if sys.stderr.isatty() else None
@@ -143,8 +156,17 @@ class _Answers:
             self.invalid = True
         elif not decision.allowed:
             self.reserved = True
-        if self.audit is not None:
-            self.audit.write_line(_audit_line(outcome, self.args))
+        if outcome.fault is not None:  # its snapshots could not be written: stop here
+            raise outcome.fault
+        if self.audit is not None:  # its snapshots (kept), then its line, then the answer
+            if decision is None:
+                self.audit.write_record({**_TOOL, "action": "error",
+                                         **_record(outcome, self.args)})
+            else:
+                extra = {**_TOOL, "action": _action(decision)}
+                if outcome.line.strip() != decision.url:
+                    extra["input"] = outcome.line.strip()
+                self.audit.write_decision(decision, evidence=outcome.evidence, **extra)
         text = _as_json(outcome, self.args) if self.args.json else _as_text(outcome)
         if self.progress is not None:
             self.progress.write(text, file=sys.stdout)
@@ -180,10 +202,7 @@ def _action(decision: Decision) -> str:
     return "allowed" if decision.allowed else "reserved"
 
 
-def _audit_line(outcome: Outcome, args: argparse.Namespace) -> bytes:
-    record = {"tool": "tdm-guard check", **_record(outcome, args)}
-    record["action"] = "error" if outcome.decision is None else _action(outcome.decision)
-    return (json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8")
+_TOOL = {"tool": "tdm-guard check"}
 
 
 def _record(outcome: Outcome, args: argparse.Namespace) -> dict[str, Any]:

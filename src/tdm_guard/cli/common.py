@@ -18,6 +18,7 @@ from ..model import Profile, Purpose
 from ..signals.files import MAX_FILE_BYTES
 from ..stored import PolicyStore
 from ..stores.select import StoreError, open_store, store_kind
+from ..stores.snapshots import SnapshotStore
 from ..stores.sqlite import default_cache_path
 from ..stores.validated import load_declarations
 
@@ -157,12 +158,35 @@ def bad_network_options(args: argparse.Namespace) -> bool:
     return False
 
 
-def make_checker(args: argparse.Namespace, evaluator: Evaluator, fetch_pages: bool) -> Checker:
+def make_checker(args: argparse.Namespace, evaluator: Evaluator, fetch_pages: bool,
+                 snapshots: SnapshotStore | None = None) -> Checker:
     fetcher = None if args.offline else AsyncFetcher(
         timeout=args.timeout, connections=args.workers * 2, per_host=PER_HOST)
     return Checker(evaluator, fetcher, open_cache(args), fetch_pages=fetch_pages,
                    workers=args.workers,
                    max_file_bytes=getattr(args, "max_file_bytes", MAX_FILE_BYTES),
-                   freshness=Freshness(max_stale=args.max_stale))
+                   freshness=Freshness(max_stale=args.max_stale),
+                   snapshots=snapshots)
 
 
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write a report whole or not at all (a temporary file, then a rename)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def snapshot_folder(args: argparse.Namespace, command: str) -> SnapshotStore | None:
+    """The `--snapshots` folder to read (None without the option); ValueError naming it
+    when it is not a folder."""
+    if not args.snapshots:
+        return None
+    store = SnapshotStore(args.snapshots)
+    if not store.root.is_dir():
+        raise ValueError(f"tdm-guard {command}: --snapshots {args.snapshots}: no such folder")
+    return store

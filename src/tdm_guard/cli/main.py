@@ -16,6 +16,7 @@ import logging
 import sys
 
 from .. import __version__
+from ..report.summary import TOP_SHARE
 from .audit import cmd_audit
 from .check import cmd_check
 from .common import (
@@ -26,6 +27,9 @@ from .common import (
 )
 from .inspect import cmd_inspect
 from .policies import cmd_policies
+from .report import cmd_report
+from .report import share as report_share
+from .verify import cmd_verify
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--no-fetch", action="store_true",
                        help="read robots.txt and tdmrep.json only, not the page itself")
     check.add_argument("--audit-log", metavar="FILE",
-                       help="append every decision to FILE (JSON Lines), for the compliance file")
+                       help="append every decision to FILE (JSON Lines, hash-chained), for "
+                            "the compliance file")
+    check.add_argument("--snapshots", metavar="DIR",
+                       help="keep every policy file, RSL document and page evidence a decision "
+                            "used in DIR, by sha256, so `tdm-guard verify` can re-derive it "
+                            "(needs --audit-log)")
     network_options(check)
     file_options(check)
     policy_options(check)
@@ -88,11 +97,38 @@ def build_parser() -> argparse.ArgumentParser:
     policy_options(pshow)
     pvalidate = psub.add_parser("validate", help="validate declaration or licence files")
     pvalidate.add_argument("paths", nargs="+", metavar="PATH")
+
+    report = sub.add_parser(
+        "report", help="a compliance report (HTML, JSON, Markdown) from audit logs",
+        description="Read audit logs (streamed) and write report.html, summary.json and, with "
+                    "--format md, summary.md for a dataset card.")
+    report.add_argument("logs", nargs="+", metavar="AUDIT.jsonl")
+    report.add_argument("--output", required=True, metavar="DIR", help="folder to write to")
+    report.add_argument("--snapshots", metavar="DIR",
+                        help="the snapshot folder: policy files' status and links")
+    report.add_argument("--format", action="append", choices=["html", "md"], default=["html"],
+                        help="md: also summary.md (a dataset-card section); repeatable")
+    report.add_argument("--top-share", type=report_share, default=TOP_SHARE, metavar="F",
+                        help="share of domains listed for the AI Act summary template §2.3 "
+                             f"(default: {TOP_SHARE:g}, the template's top 10%%)")
+    report.add_argument("--top-max", type=int, metavar="N",
+                        help="list at most N domains (the template for SMEs: --top-share 0.05 "
+                             "--top-max 1000)")
+
+    verify = sub.add_parser(
+        "verify", help="check an audit log's hash chain and re-derive its decisions",
+        description="Check each audit log's hash chain, then re-evaluate every decision from "
+                    "the snapshots with the run's agent, purpose, profile and declaration "
+                    "files: exit 0 all the same, 1 any finding, 2 a log cannot be read.")
+    verify.add_argument("logs", nargs="+", metavar="AUDIT.jsonl")
+    verify.add_argument("--snapshots", metavar="DIR",
+                        help="the snapshot folder the run wrote (without it: the chain and "
+                             "the declaration files only)")
     return parser
 
 
 COMMANDS = {"check": cmd_check, "inspect": cmd_inspect, "audit": cmd_audit,
-            "policies": cmd_policies}
+            "policies": cmd_policies, "verify": cmd_verify, "report": cmd_report}
 
 
 def _report_warnings() -> None:

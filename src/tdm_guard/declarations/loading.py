@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -82,12 +83,20 @@ def _read_yaml(path: Path, raw: bytes) -> object:
         raise PolicyError(f"{path}:{where} invalid YAML: {getattr(exc, 'problem', exc)}") from exc
 
 
-def load_any(path: Path, cache: ParsedCache | None = None) -> Declaration | Licence:
-    """Load a declaration or a licence file, by its `schema` field."""
-    data = _validated(path, cache)
+def load_any(path: Path, cache: ParsedCache | None = None,
+             raw: bytes | None = None) -> Declaration | Licence:
+    """Load a declaration or a licence file, by its `schema` field. `raw`: the file's
+    content as kept elsewhere (a snapshot), read as if it were at `path`."""
+    if raw is None:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise PolicyError(f"{path}: cannot read: {exc}") from exc
+    data = _validated(path, raw, cache)
+    digest = hashlib.sha256(raw).hexdigest()
     if data.get("schema") == LICENCE_SCHEMA:
-        return _licence(path, data)
-    return _declaration(path, data)
+        return replace(_licence(path, data), sha256=digest)
+    return replace(_declaration(path, data), sha256=digest)
 
 
 def _check(path: Path, data: object) -> dict:
@@ -131,11 +140,7 @@ def _schemas_fingerprint() -> bytes:
     return hashlib.sha256(text.encode()).digest()
 
 
-def _validated(path: Path, cache: ParsedCache | None) -> dict:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read: {exc}") from exc
+def _validated(path: Path, raw: bytes, cache: ParsedCache | None) -> dict:
     key = hashlib.sha256(_schemas_fingerprint() + raw).hexdigest()
     cached = cache.get(key) if cache is not None else None
     if cached is not None:

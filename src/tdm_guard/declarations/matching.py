@@ -30,8 +30,8 @@ from pathlib import Path
 from ..model import DECLARATION, RSL, Purpose, Reason
 from ..signals.metadata import MetaValue
 from ..urls import URL, as_url
-from .loading import ParsedCache, bundled_policy_dir, load_sources
-from .model import Declaration, DomainMatcher, Licence, normalise_name
+from .loading import ParsedCache, bundled_policy_dir, load_any, load_sources
+from .model import Declaration, DomainMatcher, Licence, PolicyError, normalise_name
 
 _NAME_FIELDS = frozenset({"recordLabel", "publisher", "producer", "copyrightHolder", "TPUB"})
 
@@ -44,6 +44,9 @@ class DeclarationSet:
     _by_domain: dict[str, list[tuple[Declaration, DomainMatcher]]] = field(default_factory=dict)
     _host_cache: dict[tuple[str, Purpose, dt.date], tuple[Reason, ...]] = field(
         default_factory=dict)
+    # The day licences are valid on: today (None), or the day a recorded decision was made
+    # (`verify` re-derives a decision as of its own date).
+    as_of: dt.date | None = None
 
     @classmethod
     def load(cls, folders: Iterable[Path | str] = (), bundled: bool = True,
@@ -67,6 +70,31 @@ class DeclarationSet:
                 result.errors.append(f"{lic.path}: field declaration: no declaration with id "
                                      f"{lic.declaration!r} is loaded")
         return result
+
+    @classmethod
+    def from_contents(cls, files: Iterable[tuple[str, bytes]],
+                      cache: ParsedCache | None = None) -> DeclarationSet:
+        """The declarations and licences of these (path, content) pairs, in order, read as if
+        each content were the file at its path (no bundled files): how `verify` loads the
+        exact declaration files a run used, from their snapshots."""
+        result = cls()
+        for path, raw in files:
+            try:
+                result.add(load_any(Path(path), cache, raw))
+            except PolicyError as exc:
+                result.errors.append(str(exc))
+        if cache is not None:
+            cache.save()
+        return result
+
+    @property
+    def files(self) -> list[Declaration | Licence]:
+        """Every loaded declaration, then every licence, in load order (each has its `path`
+        and `sha256`): the declaration-file versions a run used."""
+        return [*self.declarations, *self.licences]
+
+    def _today(self) -> dt.date:
+        return self.as_of or _today()
 
     def add(self, item: Declaration | Licence) -> None:
         if isinstance(item, Licence):
@@ -104,7 +132,7 @@ class DeclarationSet:
         """Domain-matcher reasons for the URL's host (cached per host, purpose and day)."""
         if not self._by_domain:
             return ()
-        key = (as_url(url).domain, purpose, _today())
+        key = (as_url(url).domain, purpose, self._today())
         cached = self._host_cache.get(key)
         if cached is None:
             if len(self._host_cache) > 65536:
@@ -172,7 +200,7 @@ class DeclarationSet:
         held = [lic for lic in self.licences if lic.rsl]
         if not held:
             return reasons
-        host, today = as_url(url).domain, _today()
+        host, today = as_url(url).domain, self._today()
         out = []
         for reason in reasons:
             if reason.reserved and reason.signal == RSL:
@@ -187,7 +215,7 @@ class DeclarationSet:
     def _reason(self, decl: Declaration, reserved: bool, source: str, evidence: str,
                 note: str | None, host: str, purpose: Purpose) -> Reason:
         if reserved:
-            today = _today()
+            today = self._today()
             for lic in self.licences:
                 if lic.declaration == decl.id and lic.covers(purpose, host, today):
                     reserved, note = False, lic.note()

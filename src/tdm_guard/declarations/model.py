@@ -64,6 +64,7 @@ class Declaration:
     notices: tuple[NoticeMatcher, ...] = ()
     min_confidence: str = "M"
     scope: str = "owned-or-controlled"
+    sha256: str = ""  # of the file as read: the version a decision used (audit-log headers)
 
     def confident(self, confidence: str) -> bool:
         return _CONFIDENCE_RANK[confidence] >= _CONFIDENCE_RANK[self.min_confidence]
@@ -89,6 +90,8 @@ class Licence:
     valid_until: str | None = None
     path: str = ""
     rsl: str | None = None  # the RSL document (URL) it was obtained under
+    sha256: str = ""  # of the file as read
+
     def covers(self, purpose: Purpose, host: str, today: dt.date) -> bool:
         if self.valid_from and today < dt.date.fromisoformat(self.valid_from):
             return False

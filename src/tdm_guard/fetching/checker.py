@@ -25,6 +25,8 @@ from ..model import Decision
 from ..signals import files
 from ..signals.html import MAX_HEAD_BYTES
 from ..stored import PolicyStore
+from ..stores.auditlog import AuditLogError
+from ..stores.snapshots import SnapshotStore
 from ..urls import URL, InvalidURL, parse_url
 from .http import AsyncFetcher
 from .origins import OriginLoader
@@ -39,6 +41,8 @@ class Outcome:
     line: str
     decision: Decision | None = None
     error: str | None = None
+    evidence: dict[str, Any] | None = None  # the snapshots the decision rests on (kept)
+    fault: AuditLogError | None = None  # its snapshots could not be written: stop here
 
 
 class _Loop:
@@ -81,8 +85,12 @@ class Checker:
         workers: int = 16,
         max_file_bytes: int = files.MAX_FILE_BYTES,
         freshness: Freshness | None = None,
+        snapshots: SnapshotStore | None = None,
     ) -> None:
+        """`snapshots`: keep each decision's evidence as soon as it is made (the page is not
+        held while earlier answers are still on their way), for `Outcome.evidence`."""
         self.evaluator = evaluator
+        self.snapshots = snapshots
         self.max_file_bytes = max_file_bytes  # a file's download cap (its readers' input)
         self.fetcher = fetcher  # None: offline
         self.store = store
@@ -119,11 +127,8 @@ class Checker:
         return next(self.check_many([line]))
 
     def _decide(self, url: URL, policy: OriginPolicy) -> Decision:
-        decision = self.evaluator.evaluate(url, policy)
-        if decision.fetch_allowed:
-            note = "offline" if self.fetcher is None else "not fetched (--no-fetch)"
-            decision.unchecked.append(f"page headers and HTML meta: {note}")
-        return decision
+        note = "offline" if self.fetcher is None else "not fetched (--no-fetch)"
+        return self.evaluator.evaluate(url, policy, page_note=note)
 
     async def _check_page(self, url: URL) -> Decision:
         policy = await self._origin(url.origin)
@@ -142,7 +147,8 @@ class Checker:
         body = page.body
         if len(body) > self.max_file_bytes and files.sniff(body[:1024]) is not None:
             body = body[:self.max_file_bytes]
-        response = PageResponse(page.status, page.headers, body, partial=page.truncated)
+        response = PageResponse(page.status, page.headers, body, partial=page.truncated,
+                                fetched_at=page.fetched_at_iso)
         licence_urls = response.licence_urls(url.href)
         if licence_urls:
             response = response.with_licences(await self.origins.licence_files(licence_urls))
@@ -190,9 +196,25 @@ class Checker:
             return line, None, self._io.submit(self._page_outcome(line, url))
         return line, url, self.origin_future(url.origin)
 
+    def _keep(self, outcome: Outcome) -> Outcome:
+        """Keep the outcome's evidence as snapshots, then let go of what the decision read."""
+        decision = outcome.decision
+        if self.snapshots is None or decision is None or decision.inputs is None:
+            return outcome
+        try:
+            outcome.evidence = self.snapshots.keep(decision.inputs)
+        except AuditLogError as exc:  # SnapshotError: reported when this answer is due
+            outcome.fault = exc
+        finally:
+            decision.inputs = None
+        return outcome
+
     async def _page_outcome(self, line: str, url: URL) -> Outcome:
         try:
-            return Outcome(line, await self._check_page(url))
+            outcome = Outcome(line, await self._check_page(url))
+            if self.snapshots is not None:  # file writes: off the event loop
+                return await asyncio.to_thread(self._keep, outcome)
+            return outcome
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - one line's failure never ends the run
@@ -205,7 +227,7 @@ class Checker:
             if url is None:
                 outcome = future.result()
             else:
-                outcome = Outcome(line, self._decide(url, future.result()))
+                outcome = self._keep(Outcome(line, self._decide(url, future.result())))
         except Exception as exc:  # noqa: BLE001 - one line's failure never ends the run
             outcome = Outcome(line, error=_internal(exc))
         if on_done is not None:

@@ -32,6 +32,7 @@ class Head:
     links: list[dict[str, str]] = field(default_factory=list)  # <link> attributes (RSL)
     rsl: list[str] = field(default_factory=list)  # inline <script type="application/rsl+xml">
     truncated: bool = False  # the limit or broken markup ended the scan before the head did
+    end: int = 0  # how many bytes of the body the scan depended on
 
 
 def _text(raw: bytes) -> str:
@@ -57,6 +58,7 @@ def scan_head(body: bytes, limit: int = MAX_HEAD_BYTES) -> Head:
         tag = _TAG.search(text, pos)
         if tag is None:
             head.truncated = len(body) > limit
+            head.end = min(len(body), limit + 1)  # one more byte tells `truncated`
             return head
         kind = tag.group(1).lower()
         if kind == b"!--":
@@ -66,6 +68,7 @@ def scan_head(body: bytes, limit: int = MAX_HEAD_BYTES) -> Head:
             pos = end + 3
             continue
         if kind.startswith(b"/head") or kind == b"body":
+            head.end = tag.end() + 1  # `body\b` looked at one byte more
             return head
         rest = _TAG_REST.match(text, tag.end())
         if rest is None:
@@ -90,4 +93,5 @@ def scan_head(body: bytes, limit: int = MAX_HEAD_BYTES) -> Head:
             head.rsl.append(text[pos:close.start()].decode("utf-8", "replace"))
         pos = close.end()
     head.truncated = True
+    head.end = len(text)
     return head
