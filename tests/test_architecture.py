@@ -28,7 +28,9 @@ LAYERS = [
     ["tdm_guard.decide"],
 ]
 OUTER = ("tdm_guard.fetching", "tdm_guard.stores", "tdm_guard.cli", "tdm_guard.scan",
-         "tdm_guard.report")
+         "tdm_guard.report", "tdm_guard.engines")
+# The scan engines' libraries: imported by `tdm_guard.engines` alone (optional extras).
+ENGINE_LIBRARIES = ("dask", "distributed", "pyspark", "datatrove")
 # Libraries that do I/O or belong to an outer part: never imported by the core.
 IO_LIBRARIES = ("requests", "urllib3", "urllib.request", "http.client", "socket", "sqlite3",
                 "scrapy", "twisted", "redis", "platformdirs", "tqdm", "subprocess", "argparse",
@@ -149,6 +151,29 @@ def test_scrapy_plugin_uses_only_the_public_api_and_the_core(name):
     bad = sorted(i for i in imports_of(name)
                  if _within(i, "tdm_guard") and i != "tdm_guard" and _layer(i) is None)
     assert not bad, f"{name} imports outer parts of tdm_guard: {bad}"
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_only_the_engines_import_engine_libraries(name):
+    """dask, distributed, pyspark and datatrove are optional extras: nothing but
+    `tdm_guard.engines` imports them, and nothing imports `tdm_guard.engines` (an outer part
+    the scan core, the CLI and the public API never load)."""
+    if _within(name, "tdm_guard.engines"):
+        return
+    bad = sorted(i for i in imports_of(name)
+                 if any(_within(i, p) for p in ENGINE_LIBRARIES + ("tdm_guard.engines",)))
+    assert not bad, f"{name} imports {bad} (only tdm_guard.engines may)"
+
+
+def test_the_engines_package_loads_no_engine():
+    """`import tdm_guard.engines` loads no engine library and no engine module: each engine
+    is imported by name (`tdm_guard.engines.dask`), so one missing extra breaks no other."""
+    if "tdm_guard.engines" not in MODULES:
+        pytest.skip("no tdm_guard.engines package")
+    bad = sorted(i for i in imports_of("tdm_guard.engines")
+                 if any(_within(i, p) for p in ENGINE_LIBRARIES)
+                 or i.startswith("tdm_guard.engines."))
+    assert not bad, f"tdm_guard/engines/__init__.py imports {bad}"
 
 
 def test_no_import_cycles():
