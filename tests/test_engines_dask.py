@@ -43,7 +43,6 @@ def client():
 
 def test_dask_table_matches_the_scan(corpus, reference, client, tmp_path):
     import dask.dataframe as dd
-
     import pyarrow.parquet as pq
 
     from tdm_guard.engines.dask import decide_frame, write_decisions

@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 import dask
 import dask.dataframe as dd
@@ -119,8 +118,9 @@ def decide_warc_files(paths: Iterable[str | os.PathLike[str]], options: ScanOpti
                     kept_dir: str | os.PathLike[str] | None = None) -> dd.DataFrame:
     """Decision rows of WARC files, one Dask task per file (lazy). `kept_dir`: each file's
     allowed records, byte for byte, as `kept_dir/NAME` (NAME: the input's file name)."""
+    kept = None if kept_dir is None else Path(kept_dir)
     tasks = [dask.delayed(_scan_one)(str(p), options,
-                                     None if kept_dir is None else str(Path(kept_dir) / Path(p).name))
+                                     None if kept is None else str(kept / Path(p).name))
              for p in paths]
     if not tasks:
         return dd.from_pandas(decision_meta(), npartitions=1)
