@@ -32,7 +32,7 @@ from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.readers.base import BaseDiskReader
 
 from ..scan.batch import decide_views
-from ..scan.options import ScanOptions
+from ..scan.options import ScanOptions, resolver_for
 from ..scan.records import RecordView
 from ..signals.html import MAX_HEAD_BYTES
 
@@ -78,6 +78,13 @@ class TdmGuardFilter(BaseFilter):
         self.annotate = annotate
         self.url_key = url_key
         self.date_key = date_key
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1,
+            ) -> DocumentsPipeline:
+        try:
+            yield from super().run(data, rank, world_size)
+        finally:  # this task's connections (the policy store keeps what was fetched)
+            resolver_for(self.options).close()
 
     def filter(self, doc: Document) -> bool | tuple[bool, str]:
         return self.filter_batch([doc])[0]
