@@ -335,7 +335,7 @@ def _one_line(exc: BaseException) -> str:
 
 def _not_text(raw: Any) -> str | None:
     if raw is None:
-        return "no URL (empty)"
+        return "no URL (null)"  # as scan.batch.views_of words it: engines and CLI agree
     if not isinstance(raw, str):
         return f"URL is not text ({type(raw).__name__})"
     return None
