@@ -10,6 +10,8 @@ import gzip
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("datatrove", reason="datatrove not installed (pip install -e '.[datatrove]')")
 pytest.importorskip("orjson", reason="orjson not installed (datatrove's JsonlWriter needs it)")
@@ -114,3 +116,45 @@ def test_datatrove_table_pipeline_matches_the_scan(corpus, reference, tmp_path):
     assert {int(d["id"]) for d in undecided} == {
         k for k, v in reference.table.items() if v["error"] is not None}
     assert all(d["metadata"]["filter_reason"] == "tdm-guard: undecided" for d in undecided)
+
+
+_junk = st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=30)
+                     | st.binary(max_size=10),
+                     lambda inner: st.lists(inner, max_size=4)
+                     | st.dictionaries(st.text(max_size=5), inner, max_size=3), max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None)
+@given(url=_junk | st.sampled_from(["http://a.example/x", "https://b.example:8443/", "//x",
+                                    "http://[::1", "not a url"]),
+       date=_junk, status=_junk, headers=_junk, text=st.text(max_size=200))
+def test_document_view_takes_any_metadata(url, date, status, headers, text):
+    """Whatever a reader or a writer left in the metadata, the view is built (an error view
+    for a URL that is not text), and a document without a URL never passes the filter."""
+    from datatrove.data import Document
+
+    from tdm_guard.engines.datatrove import document_view
+
+    doc = Document(text=text, id="d", metadata={"url": url, "date": date,
+                                                "http_status": status, "http_headers": headers})
+    view = document_view(doc)
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in view.headers)
+    if not isinstance(url, str):
+        assert view.error is not None
+
+
+def test_the_filter_drops_what_it_cannot_decide(tmp_path):
+    """Offline, with no policy files stored: documents without a usable URL are dropped as
+    undecided; the others are decided (no network) and never crash the batch."""
+    from datatrove.data import Document
+
+    from tdm_guard.engines.datatrove import UNDECIDED, TdmGuardFilter
+
+    options = ScanOptions(store=str(tmp_path / "store.sqlite"), mode="offline")
+    docs = [Document(text="t", id=str(i), metadata=meta) for i, meta in enumerate([
+        {}, {"url": None}, {"url": 7}, {"url": "not a url"}, {"url": "ftp://x.example/"},
+        {"url": "http://a.example/p", "http_status": "x", "http_headers": [["a"], 3, None]},
+        {"url": "http://a.example/q", "http_headers": [["X-Robots-Tag", "noai"]]}])]
+    verdicts = TdmGuardFilter(options).filter_batch(docs)
+    assert verdicts[:5] == [(False, UNDECIDED)] * 5
+    assert verdicts[6] == (False, "tdm-guard: noai-header")

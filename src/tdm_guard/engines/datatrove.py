@@ -54,7 +54,7 @@ def document_view(doc: Document, url_key: str = "url", date_key: str = "date") -
         return RecordView("" if url is None else str(url),
                           error=f"no URL in metadata[{url_key!r}]", **base)
     status = _int(meta.get("http_status"))
-    headers = [(str(k), str(v)) for k, v in (meta.get("http_headers") or [])]
+    headers = _pairs(meta.get("http_headers"))
     if status is None and not headers:
         return RecordView(url, **base)  # a table row: origin policies and declarations
     body = (doc.text or "").encode("utf-8")[:MAX_HEAD_BYTES]
@@ -175,6 +175,21 @@ def _charset(headers: list[tuple[str, str]]) -> str:
         if key.strip().lower() == "charset" and value.strip():
             return value.strip().strip('"')[:40]
     return "utf-8"
+
+
+def _pairs(value: Any) -> list[tuple[str, str]]:
+    """[name, value] pairs from metadata as a writer may have left them (lists, tuples, or
+    {name, value} objects); anything else is not a header, and is left out."""
+    if not isinstance(value, list | tuple):
+        return []
+    out = []
+    for item in value:
+        if isinstance(item, dict):
+            item = (item.get("name"), item.get("value"))
+        if isinstance(item, list | tuple) and len(item) == 2 \
+                and isinstance(item[0], str) and isinstance(item[1], str):
+            out.append((item[0], item[1]))
+    return out
 
 
 def _text(value: Any) -> str | None:
