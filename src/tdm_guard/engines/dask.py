@@ -1,11 +1,12 @@
 """Dask: decisions for a dataframe of URLs, partitioned by origin, and for WARC files.
 
-`decide_frame(frame, options)` numbers the rows (when the frame has no `row` column),
-shuffles them by origin so that each partition holds few origins (each then resolved by one
+`decide_frame(frame, options)` keys every row by its origin (the one URL model), shuffles
+the rows by that key so that each partition holds few origins (each then resolved by one
 worker, once: `decide_batch` resolves a partition's distinct origins in one call through the
 policy store), and maps `scan.batch.decide_batch` over the partitions. The result is a lazy
 Dask dataframe of decision rows (`scan.batch.DECISION_SCHEMA`, pyarrow-backed dtypes): write
-it with `write_decisions`, or join it back to the table on `row`.
+it with `write_decisions`, and join it back to the table on `record_id` (`id_column=`) or
+`row` (`number_rows=True`).
 
 Give every worker the same policy store (`ScanOptions.store`: a SQLite file on a disk they
 share, or a `redis://` URL for several machines) and each origin's policy files are fetched
