@@ -66,36 +66,62 @@ def paired(ours: list[float], theirs: list[float]) -> float:
     return statistics.median(a / b for a, b in zip(ours, theirs, strict=True))
 
 
-def bench_crawl(runs: int, pages: int) -> dict:
+CRAWL_MODES = ("stock", "block", "tag")
+
+
+def bench_env(proxy_port: int | None = None) -> dict[str, str]:
+    """The children's environment: bytecode written and read (PYTHONDONTWRITEBYTECODE would
+    make every child recompile the source tree, a start-up cost no installed user pays), no
+    proxy unless the benchmark sets its own."""
+    env = {k: v for k, v in os.environ.items()
+           if "proxy" not in k.lower() and k != "PYTHONDONTWRITEBYTECODE"}
+    if proxy_port is not None:
+        env.update(http_proxy=f"http://127.0.0.1:{proxy_port}", no_proxy="")
+    return env
+
+
+def compile_tree() -> None:
+    """Bytecode for the source tree (an editable install runs it from here)."""
+    import compileall
+    for folder in ("src", "scrapy_plugin", "bench"):
+        compileall.compile_dir(str(ROOT / folder), quiet=1)
+
+
+def bench_crawl(runs: int, pages: int, origins: int) -> dict:
+    """`runs` rounds of stock, block and tag crawls, alternating; CPU is the child's
+    user + system time (getrusage), wall beside it; ratios are medians of each round's
+    ratio against that round's stock crawl."""
     server, port = start_server()
     base = f"http://127.0.0.1:{port}"
+    env = bench_env(port if origins > 1 else None)
     results: dict[str, dict[str, list[float]]] = {
-        m: {"wall": [], "cpu": [], "rss": []} for m in ("stock", "tdm-guard")}
+        m: {"wall": [], "cpu": [], "rss": []} for m in CRAWL_MODES}
     try:
         for _ in range(runs):
-            for mode in ("stock", "tdm-guard"):
-                out, _, _ = run_json([sys.executable, str(HERE / "crawl.py"), mode, base,
-                                      str(pages)])
+            for mode in CRAWL_MODES:
+                out, wall, cpu = run_json([sys.executable, str(HERE / "crawl.py"), mode, base,
+                                           str(pages), str(origins)], env)
                 if out["items"] != pages:
                     raise SystemExit(f"{mode}: {out['items']} items, expected {pages}")
-                results[mode]["wall"].append(out["wall"])
-                results[mode]["cpu"].append(out["cpu"])
+                results[mode]["wall"].append(wall)
+                results[mode]["cpu"].append(cpu)
                 results[mode]["rss"].append(out["maxrss_mb"])
     finally:
         server.terminate()
-    summary = {m: {k: med(v) for k, v in r.items()} for m, r in results.items()}
-    # Paired: each tdm-guard run against the stock run just before it, then the median of
-    # those ratios. On a shared machine whose speed drifts this is steadier than a ratio of
-    # medians (both are in the raw results).
-    summary["ratio_wall"] = paired(results["tdm-guard"]["wall"], results["stock"]["wall"])
-    summary["ratio_cpu"] = paired(results["tdm-guard"]["cpu"], results["stock"]["cpu"])
-    summary["ratio_of_medians_wall"] = summary["tdm-guard"]["wall"] / summary["stock"]["wall"]
-    summary["ratio_of_medians_cpu"] = summary["tdm-guard"]["cpu"] / summary["stock"]["cpu"]
-    for key in ("wall", "cpu"):
-        summary[f"pair_ratios_{key}"] = [t / s for t, s in zip(
-            results["tdm-guard"][key], results["stock"][key], strict=True)]
+    summary: dict = {m: {k: med(v) for k, v in r.items()} for m, r in results.items()}
+    stock = results["stock"]
+    for mode in ("block", "tag"):
+        ours = results[mode]
+        summary[mode].update(
+            ratio_cpu=paired(ours["cpu"], stock["cpu"]),
+            ratio_wall=paired(ours["wall"], stock["wall"]),
+            pairs_cpu=[a / b for a, b in zip(ours["cpu"], stock["cpu"], strict=True)],
+            pairs_wall=[a / b for a, b in zip(ours["wall"], stock["wall"], strict=True)],
+            us_per_page=med([(a - b) / pages * 1e6
+                             for a, b in zip(ours["cpu"], stock["cpu"], strict=True)]))
     summary["runs"] = results
     summary["pages"] = pages
+    summary["origins"] = origins
     return summary
 
 
