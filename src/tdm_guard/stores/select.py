@@ -17,7 +17,6 @@ from pathlib import Path
 from ..scrapy_settings import NO_CACHE
 from ..stored import PolicyStore
 from .memory import MemoryStore
-from .sqlite import SQLiteStore
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
@@ -63,6 +62,7 @@ def open_store(value: str | os.PathLike[str] | None) -> PolicyStore:
     if kind == "memory":
         return MemoryStore()
     if kind == "sqlite":
+        from .sqlite import SQLiteStore  # sqlite3 only when it is the store
         return SQLiteStore(where)
     return _redis(where)
 
