@@ -17,13 +17,12 @@ from ..freshness import MAX_STALE, Freshness, parse_duration
 from ..model import Profile, Purpose
 from ..signals.files import MAX_FILE_BYTES
 from ..stored import PolicyStore
-from ..stores.select import StoreError, open_store, store_kind
+from ..stores.select import CACHE_ENV, StoreError, default_store, open_store, store_kind
 from ..stores.snapshots import SnapshotStore
 from ..stores.sqlite import default_cache_path
 from ..stores.validated import load_declarations
 
 EXIT_ALLOWED, EXIT_RESERVED, EXIT_USAGE = 0, 1, 2
-CACHE_ENV = "TDM_GUARD_CACHE"  # the store when --cache is not given
 PER_HOST = 4  # connections per host at most: polite to every site, whatever --workers says
 # pypdf logs its repairs of broken PDFs as warnings; the commands report what could not be
 # read in `unchecked` instead of printing the parser's chatter.
@@ -122,7 +121,7 @@ def store_value(args: argparse.Namespace) -> str | None:
         return None
     if args.cache is not None:
         return args.cache
-    return os.environ.get(CACHE_ENV) or str(default_cache_path())
+    return default_store()
 
 
 def open_cache(args: argparse.Namespace) -> PolicyStore:

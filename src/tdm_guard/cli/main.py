@@ -7,6 +7,7 @@ module (`check`, `audit`, `policies`).
 - `audit PATH`: a Scrapy project or a seed list; exit 1 when a seed is reserved or a setting
   switches protection off; 2 when the configuration cannot be read.
 - `policies list | show ID | validate PATH...`: the published declarations.
+- `scan INPUT... --output DIR`: WARC files and URL tables already held; exit codes as `check`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from .inspect import cmd_inspect
 from .policies import cmd_policies
 from .report import cmd_report
 from .report import share as report_share
+from .scan import cmd_scan, scan_options
 from .verify import cmd_verify
 
 
@@ -115,6 +117,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="list at most N domains (the template for SMEs: --top-share 0.05 "
                              "--top-max 1000)")
 
+    scan = sub.add_parser(
+        "scan", help="audit WARC files and URL tables already held (kept/, decisions/)",
+        description="Decide every WARC record or table row on every signal; write "
+                    "decisions/, kept/ and summary.json to --output: exit 0 all allowed, 1 any "
+                    "reserved, 2 usage error or an input or record that could not be read.")
+    scan_options(scan)
+    decision_options(scan, defaults=True)
+    network_options(scan)
+    file_options(scan)
+    policy_options(scan)
+
     verify = sub.add_parser(
         "verify", help="check an audit log's hash chain and re-derive its decisions",
         description="Check each audit log's hash chain, then re-evaluate every decision from "
@@ -128,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMANDS = {"check": cmd_check, "inspect": cmd_inspect, "audit": cmd_audit,
-            "policies": cmd_policies, "verify": cmd_verify, "report": cmd_report}
+            "policies": cmd_policies, "verify": cmd_verify, "report": cmd_report,
+            "scan": cmd_scan}
 
 
 def _report_warnings() -> None:

@@ -96,6 +96,16 @@ class DeclarationSet:
     def _today(self) -> dt.date:
         return self.as_of or _today()
 
+    def _in_force(self, decl: Declaration) -> bool:
+        """Decided as of a past day (`as_of`: `scan --as-of capture`, `verify`), a
+        declaration applies from the day it was published; today, every loaded one does."""
+        if self.as_of is None or not decl.published:
+            return True
+        try:
+            return dt.date.fromisoformat(str(decl.published)[:10]) <= self.as_of
+        except ValueError:
+            return True
+
     def add(self, item: Declaration | Licence) -> None:
         if isinstance(item, Licence):
             self.licences.append(item)
@@ -143,6 +153,8 @@ class DeclarationSet:
     def _reasons(self, url: URL | str, purpose: Purpose) -> list[Reason]:
         out = []
         for decl, matcher, host in self.match(url):
+            if not self._in_force(decl):
+                continue
             blocks = decl.blocks(matcher)
             evidence = (f"{host} matches domain {matcher.domain} ({matcher.entity}; coverage "
                         f"{matcher.coverage}, confidence {matcher.confidence}): {decl.label}")
@@ -162,6 +174,8 @@ class DeclarationSet:
         host = target.domain
         out = []
         for decl in self.declarations:
+            if not self._in_force(decl):
+                continue
             hits: list[tuple[bool, str]] = []  # (strong, evidence)
             for value in values:
                 if value.field in _NAME_FIELDS:

@@ -49,6 +49,14 @@ class OriginLoader:
             task = self._origins[origin] = asyncio.ensure_future(self._load(origin))
         return await asyncio.shield(task)
 
+    def forget(self, origins: Iterable[str]) -> None:
+        """Let go of loaded origins (bounded memory for long scans): their files stay in the
+        store, so loading one again reads the fresh stored copy, without a fetch."""
+        for origin in origins:
+            task = self._origins.get(origin)
+            if task is not None and task.done():
+                del self._origins[origin]
+
     async def file(self, url: str, max_bytes: int) -> Fetched | None:
         """One policy file: a fresh stored copy, else fetched once for every process sharing
         the store (None offline with no fresh copy)."""

@@ -16,8 +16,10 @@ from pathlib import Path
 
 from ..scrapy_settings import NO_CACHE
 from ..stored import PolicyStore
+from .base import default_cache_path
 from .memory import MemoryStore
 
+CACHE_ENV = "TDM_GUARD_CACHE"  # the store when --cache (or a library caller) names none
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
@@ -52,6 +54,11 @@ def _path(text: str) -> str:
         return str(Path(text).expanduser())
     except RuntimeError:  # ~user with no such user, or no home directory
         raise StoreError(f"{text!r}: cannot expand '~' (no such user or home)") from None
+
+
+def default_store() -> str:
+    """The store of a command given none: $TDM_GUARD_CACHE, else the default SQLite file."""
+    return os.environ.get(CACHE_ENV) or str(default_cache_path())
 
 
 def open_store(value: str | os.PathLike[str] | None) -> PolicyStore:
