@@ -117,13 +117,8 @@ def decide_views(views: list[RecordView], options: ScanOptions,
     rows = []
     for view, url in zip(views, parsed, strict=True):
         policy = None if url is None else resolver.policy(url.origin, view.warc_date, resolved)
-        licences = None
-        if url is not None and view.has_page:
-            page = view.page()
-            assert page is not None
-            links = page.licence_urls(url.href)
-            licences = resolver.licences(links) if links else None
-        rows.append(decide_record(view, policy, evaluator, licences, options.as_of_capture))
+        rows.append(decide_record(view, policy, evaluator, resolver.licences,
+                                  options.as_of_capture))
     return rows
 
 

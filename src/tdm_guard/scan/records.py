@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,13 +72,17 @@ def capture_day(warc_date: str | None) -> dt.date | None:
         return None
 
 
+Licences = Mapping[str, Fetched] | Callable[[list[str]], Mapping[str, Fetched]]
+
+
 def decide_record(view: RecordView, policy: OriginPolicy | None, evaluator: Evaluator,
-                  licences: Mapping[str, Fetched] | None = None,
+                  licences: Licences | None = None,
                   as_of_capture: bool = False) -> dict[str, Any]:
     """The decision row of `view` on its origin's `policy` (None only for a record whose URL
     does not parse, or one with `error` set: an error row). `licences`: the RSL documents
-    fetched for this page's links, by URL (the others read as not fetched). `as_of_capture`:
-    declarations and licences as of the capture's day (`--as-of capture`)."""
+    fetched for this page's links, by URL, or a function fetching them (called only for a
+    page that links to some); the others read as not fetched. `as_of_capture`: declarations
+    and licences as of the capture's day (`--as-of capture`)."""
     if view.error is not None:
         return error_row(view, view.error)
     try:
@@ -91,7 +95,7 @@ def decide_record(view: RecordView, policy: OriginPolicy | None, evaluator: Eval
     if page is not None:
         wanted = page.licence_urls(url.href)
         if wanted:
-            found = licences or {}
+            found = (licences(wanted) if callable(licences) else licences) or {}
             page = page.with_licences([found.get(u) or Fetched(u, error=LICENCE_NOT_FETCHED)
                                        for u in wanted])
     declarations = evaluator.declarations
