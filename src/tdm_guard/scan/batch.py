@@ -118,7 +118,7 @@ def decide_views(views: list[RecordView], options: ScanOptions,
     for view, url in zip(views, parsed, strict=True):
         policy = None if url is None else resolver.policy(url.origin, view.warc_date, resolved)
         rows.append(decide_record(view, policy, evaluator, resolver.licences,
-                                  options.as_of_capture))
+                                  options.as_of_capture, parsed=url))
     return rows
 
 

@@ -21,6 +21,7 @@ files are today's, so `capture` needs `captures`).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import threading
@@ -109,8 +110,17 @@ def evaluator_for(options: ScanOptions) -> Evaluator:
 
 def resolver_for(options: ScanOptions) -> PolicyResolver:
     """This process's PolicyResolver for `options` (built on first use; one store, one
-    fetcher, one loader per process)."""
+    fetcher, one loader per process; closed when the process exits)."""
     return _per_process("resolver", options, lambda: PolicyResolver(options))
+
+
+@atexit.register
+def _close_resolvers() -> None:
+    """Close this process's sessions and stores before the interpreter goes away."""
+    for (pid, kind, _), found in list(_PER_PROCESS.items()):
+        if pid == os.getpid() and kind == "resolver":
+            with contextlib.suppress(Exception):
+                found.close()
 
 
 class PolicyResolver:
