@@ -163,6 +163,8 @@ class _Progress:
             count = event.get("records", 0)
             self.bar.update(count - self.seen.get(path, 0))
             self.seen[path] = count
+            if "origins" in event:
+                self.bar.set_postfix(origins=event["origins"], refresh=False)
         if event["event"] == "input-start":
             self.bar.set_description(Path(event["input"]).name[:40])
 

@@ -171,6 +171,11 @@ class PolicyResolver:
         """Every origin's policy (blocking)."""
         return self.submit(origins).result()
 
+    @property
+    def origins_resolved(self) -> int:
+        """Distinct origins resolved by this process (and still held)."""
+        return len(self._held)
+
     def _hold(self, origins: list[str]) -> None:
         """Bound what the loader keeps: the least recently used origins are let go (their
         files stay in the store: read again, not fetched, while fresh)."""

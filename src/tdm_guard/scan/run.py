@@ -221,7 +221,8 @@ class Scan:
                         writer.write_batch(rows_to_batch(pending))
                         pending = []
                         self.on_event({"event": "progress", "input": path,
-                                       "records": counts.records})
+                                       "records": counts.records,
+                                       "origins": self._origins_resolved()})
             except Exception as exc:  # noqa: BLE001 - the input as a whole: one error row
                 counts.error = _one_line(exc)
                 row = error_row(RecordView("", input=path), counts.error)
@@ -238,6 +239,11 @@ class Scan:
             writer.close()
             tmp.unlink(missing_ok=True)
         return counts
+
+    def _origins_resolved(self) -> int:
+        if self.options.mode == "captures":
+            return 0
+        return resolver_for(self.options).origins_resolved
 
     def _warc_rows(self, path: str, kept_path: Path, counts: Counts) -> Iterator[dict]:
         from .warc import scan_warc_file
