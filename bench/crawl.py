@@ -1,6 +1,13 @@
-"""One Scrapy crawl of the generated site, stock or with tdm-guard; prints JSON measurements.
+"""One Scrapy crawl of the generated site: stock, or with tdm-guard; prints JSON measurements.
 
-usage: python bench/crawl.py stock|tdm-guard BASE_URL PAGES
+usage: python bench/crawl.py stock|block|tag BASE_URL PAGES [ORIGINS]
+
+`stock` is Scrapy with ROBOTSTXT_OBEY; `block` and `tag` add the tdm-guard add-on in that
+mode (ROBOTSTXT_OBEY stays on: the add-on replaces Scrapy's robots.txt middleware). With
+ORIGINS > 1 the pages are spread over that many host names (o0.bench.test, ...), reached
+through the benchmark server acting as an HTTP forward proxy (`http_proxy`, set by run.py).
+The parent measures the whole process's CPU time (getrusage of the child); the figures
+printed here are the crawl's own, from start to close, for comparison.
 """
 
 from __future__ import annotations
@@ -22,8 +29,15 @@ class SiteSpider(scrapy.Spider):
         yield {"url": response.url}
 
 
+def start_urls(base: str, pages: int, origins: int) -> list[str]:
+    if origins <= 1:
+        return [f"{base}/p/{n}.html" for n in range(pages)]
+    return [f"http://o{n % origins}.bench.test/p/{n}.html" for n in range(pages)]
+
+
 def main() -> None:
     mode, base, pages = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    origins = int(sys.argv[4]) if len(sys.argv) > 4 else 1
     settings = {
         "ROBOTSTXT_OBEY": True,
         "LOG_LEVEL": "ERROR",
@@ -32,14 +46,15 @@ def main() -> None:
         "CONCURRENT_REQUESTS_PER_DOMAIN": 32,
         "COOKIES_ENABLED": False,
     }
-    if mode == "tdm-guard":
+    if mode in ("block", "tag"):
         settings.update({"ADDONS": {"scrapy_tdm_guard.TdmGuardAddon": 0},
-                         "TDM_GUARD_CACHE": None, "TDM_GUARD_MODE": "block"})
-    start_urls = [f"{base}/p/{n}.html" for n in range(pages)]
+                         "TDM_GUARD_CACHE": None, "TDM_GUARD_MODE": mode})
+    elif mode != "stock":
+        raise SystemExit(f"mode must be stock, block or tag, not {mode!r}")
     process = CrawlerProcess(settings=settings)
     crawler = process.create_crawler(SiteSpider)
     t0, c0 = time.perf_counter(), os.times()
-    process.crawl(crawler, start_urls=start_urls)
+    process.crawl(crawler, start_urls=start_urls(base, pages, origins))
     process.start()
     t1, c1 = time.perf_counter(), os.times()
     stats = crawler.stats.get_stats()

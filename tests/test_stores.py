@@ -313,6 +313,57 @@ def test_redis_paused_or_killed_between_calls(redis_server, trouble):
     run(go())
 
 
+def test_a_lease_is_handed_on_even_when_the_breaker_opened_during_the_fetch(redis_server):
+    # A node whose Redis call timed out once (a loaded machine) must still publish the file
+    # it holds the lease of: otherwise every other node waits out the lease (35 s per file).
+    fetcher, other = (open_store(redis_server.url) for _ in range(2))
+
+    async def go():
+        claim = await fetcher.claim(URL, 30)
+        assert claim.state is ClaimState.OWNER and not claim.local
+        fetcher._failed(TimeoutError("Timeout reading from 127.0.0.1"))  # breaker opens
+        await fetcher.publish(URL, PolicyRecord(good(), time.time() + 3600),
+                              time.time() + 7200, claim.lease)
+        seen = await other.claim(URL, 30)
+        assert seen.state is ClaimState.FRESH and seen.record.fetched.body == ROBOTS
+        await fetcher.aclose()
+        await other.aclose()
+
+    run(go())
+
+
+def test_a_claim_whose_reply_was_lost_still_frees_the_waiters(redis_server):
+    # Redis ran the claim script (the lease is taken) but the reply timed out: this process
+    # fetches locally; its publish must still release that lease for the other nodes.
+    fetcher = open_store(redis_server.url)
+    other = open_store(redis_server.url + "?timeout=1")  # a client of its own (another node)
+
+    async def go():
+        client = fetcher._client()
+        real = client.claim
+
+        async def reply_lost(*args, **kwargs):
+            await real(*args, **kwargs)
+            raise TimeoutError("Timeout reading from 127.0.0.1")
+
+        client.claim = reply_lost
+        files = PolicyFiles(fetcher)
+
+        async def fetch():
+            assert (await other.claim(URL, 30)).state is ClaimState.BUSY  # leased in Redis
+            return good()
+
+        record, how = await files.get(URL, fetch)
+        assert how == "fetched" and files.events["local"] == 1
+        client.claim = real
+        seen = await other.claim(URL, 30)
+        assert seen.state is ClaimState.FRESH and seen.record.fetched.body == ROBOTS
+        await fetcher.aclose()
+        await other.aclose()
+
+    run(go())
+
+
 def test_a_store_that_raises_changes_no_answer():
     class Broken(MemoryStore):
         async def claim(self, url, lease_seconds):

@@ -19,7 +19,7 @@ import os
 import time
 from collections import Counter, OrderedDict
 from typing import TYPE_CHECKING, NoReturn
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from scrapy import Request, signals
 from scrapy.exceptions import IgnoreRequest, NotConfigured, StopDownload
@@ -47,6 +47,7 @@ from tdm_guard import (
     parse_url,
     store_kind,
 )
+from tdm_guard.decide import SIGNAL_HEADERS
 from tdm_guard.fetched import MAX_REDIRECTS, POLICY_MAX_DECODED, Fetched, utc_iso
 from tdm_guard.freshness import MAX_FRESH, MAX_STALE, parse_duration
 from tdm_guard.model import Profile, Purpose
@@ -78,6 +79,7 @@ META_KEY = "tdm_guard"  # request.meta / response.meta: the Decision
 OPT_OUT_KEY = "dont_tdm_guard"  # an explicit per-request opt-out
 _INTERNAL = "_tdm_guard_policy_file"  # our own robots.txt / tdmrep.json requests
 _CAP = "_tdm_guard_cap"
+_URL = "_tdm_guard_url"  # (request.url, its parsed URL): parsed once for both stages
 FETCH_PRIORITY = 1000
 # The parsers read only the first 500 KiB (robots.txt) or 1 MiB (tdmrep.json), so a download
 # is stopped, not failed, once that much has arrived; Scrapy's download_maxsize (which also
@@ -149,9 +151,8 @@ class TdmGuardMiddleware:
         self._origins: OrderedDict[str, tuple[OriginPolicy, float]] = OrderedDict()
         self._max_origins = settings.getint("TDM_GUARD_MAX_ORIGINS", 20000)
         self._waiting: dict[str, list[Deferred[OriginPolicy]]] = {}
-        self._received: dict[int, int] = {}
+        self._received: dict[int, int] = {}  # bytes so far of each policy-file download
         self._summary: Counter[str] = Counter()
-        crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
         crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
 
     def _open_store(self, settings: BaseSettings) -> tuple[PolicyStore, PolicyFiles]:
@@ -218,7 +219,7 @@ class TdmGuardMiddleware:
             return response
         url = self._url(request)
         policy = await self._origin_policy(url.origin)
-        headers = _header_list(response)
+        headers = _signal_headers(response)
         cap = body_cap(response.body, response.headers.get("Content-Type", b"").decode(
             "latin-1"), self.max_file_bytes, MAX_HEAD_BYTES)
         page = PageResponse(response.status, headers, response.body[:cap],
@@ -240,14 +241,19 @@ class TdmGuardMiddleware:
         """The request's URL in the one URL model. A URL that model refuses, or one whose
         canonical origin is not the origin Scrapy will connect to, cannot be checked:
         the request is dropped (fail closed), with its reason in the stats and audit log."""
+        known = request.meta.get(_URL)
+        if known is not None and known[0] == request.url:
+            return known[1]  # parsed at the request stage
         try:
             url = parse_url(request.url)
         except InvalidURL as exc:
             self._refuse(request, str(exc))
-        sent = sent_origin(request.url)
-        if sent != url.origin:
-            self._refuse(request, f"ambiguous URL: Scrapy would connect to {sent}, its "
-                                  f"canonical origin is {url.origin}")
+        if url.href != request.url:  # a canonical URL reads the same to every parser
+            sent = sent_origin(request.url)
+            if sent != url.origin:
+                self._refuse(request, f"ambiguous URL: Scrapy would connect to {sent}, its "
+                                      f"canonical origin is {url.origin}")
+        request.meta[_URL] = (request.url, url)
         return url
 
     def _refuse(self, request: Request, why: str) -> NoReturn:
@@ -375,6 +381,7 @@ class TdmGuardMiddleware:
                                   "download_maxsize": POLICY_MAX_DECODED,
                                   "download_timeout": self.timeout})
             self.stats.inc_value(f"tdm_guard/policy_file/{kind}/requests")
+            self._watch(request)
             try:
                 response = await self.crawler.engine.download_async(request)
             except Exception as exc:  # noqa: BLE001 - any failure: the file is unreachable
@@ -383,7 +390,7 @@ class TdmGuardMiddleware:
                 return Fetched(url, error=f"{type(exc).__name__}: {exc}".strip(": "),
                                fetched_at=started)
             finally:
-                self._received.pop(id(request), None)
+                self._unwatch(request)
             if "cached" in response.flags:  # a cache that ignored dont_cache: of any age
                 self.stats.inc_value(f"tdm_guard/policy_file/{kind}/http_cache_refused")
                 self._summary["policy_file_errors"] += 1
@@ -403,11 +410,24 @@ class TdmGuardMiddleware:
                            fetched_at=started)
         return Fetched(url, redirects_exhausted=True, final_url=current, fetched_at=started)
 
+    def _watch(self, request: Request) -> None:
+        """Count a policy-file download's bytes (to stop it at its cap). The receiver is
+        connected only while such downloads run: Scrapy sends `bytes_received` for every
+        chunk of every response, and a crawl whose origins are loaded pays nothing for it."""
+        if not self._received:
+            self.crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
+        self._received[id(request)] = 0
+
+    def _unwatch(self, request: Request) -> None:
+        if self._received.pop(id(request), None) is not None and not self._received:
+            self.crawler.signals.disconnect(self._bytes_received,
+                                            signal=signals.bytes_received)
+
     def _bytes_received(self, data: bytes, request: Request, spider: object = None) -> None:
         cap = request.meta.get(_CAP)
-        if cap is None:
+        if cap is None or id(request) not in self._received:
             return
-        size = self._received.get(id(request), 0) + len(data)
+        size = self._received[id(request)] + len(data)
         self._received[id(request)] = size
         if size > cap:
             raise StopDownload(fail=False)  # keep what arrived: the parser reads only `cap`
@@ -476,9 +496,21 @@ def _origin(url: str) -> str | None:
 def _exempt(request: Request) -> bool:
     """Our own policy-file requests, and schemes that have no robots.txt (data:, file:)."""
     return bool(request.meta.get(_INTERNAL)) or \
-        urlsplit(request.url).scheme not in ("http", "https")
+        not request.url[:8].lower().startswith(("http://", "https://"))
 
 
 def _header_list(response: Response) -> list[tuple[str, str]]:
     return [(key.decode("latin-1"), value.decode("latin-1"))
             for key, values in response.headers.items() for value in values]
+
+
+_SIGNAL_HEADERS = frozenset(name.encode() for name in SIGNAL_HEADERS)
+
+
+def _signal_headers(response: Response) -> list[tuple[str, str]]:
+    """The response's signal-bearing headers (decide.SIGNAL_HEADERS), decoded; the others
+    are never read, so never decoded."""
+    # the raw dict: Scrapy's Headers.items() normalises every value again on the way out
+    return [(key.decode("latin-1"), value.decode("latin-1"))
+            for key, values in dict.items(response.headers) if key.lower() in _SIGNAL_HEADERS
+            for value in values]

@@ -33,7 +33,7 @@ _LAZY = {
     "open_store": "tdm_guard.stores.select",
     "StoreError": "tdm_guard.stores.select",
     "store_kind": "tdm_guard.stores.select",
-    "default_cache_path": "tdm_guard.stores.sqlite",
+    "default_cache_path": "tdm_guard.stores.base",
     "load_declarations": "tdm_guard.stores.validated",
     "SnapshotStore": "tdm_guard.stores.snapshots",
     "SnapshotError": "tdm_guard.stores.snapshots",

@@ -191,7 +191,7 @@ class PageResponse:
         """The sha256 of the evidence's body: what the page's reasons name (its snapshot)."""
         return hashlib.sha256(self.evidence().body).hexdigest()
 
-    @property
+    @cached_property
     def content_type(self) -> str:
         for name, value in self.headers:
             if name.lower() == "content-type":

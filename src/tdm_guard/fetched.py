@@ -46,6 +46,14 @@ class Fetched:
             and self.status != 429
 
 
+_last: tuple[int, str] = (-1, "")
+
+
 def utc_iso(seconds: float) -> str:
-    """A Unix time as the ISO 8601 UTC string evidence carries, to the second."""
-    return datetime.fromtimestamp(int(seconds), UTC).isoformat()
+    """A Unix time as the ISO 8601 UTC string evidence carries, to the second (the last
+    second formatted is kept: every page of a crawl asks for "now")."""
+    global _last
+    second = int(seconds)
+    if _last[0] != second:
+        _last = (second, datetime.fromtimestamp(second, UTC).isoformat())
+    return _last[1]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..model import Purpose
 
@@ -109,5 +110,17 @@ class Licence:
 
 
 def normalise_name(name: str) -> str:
+    """A name as matchers compare it (case folded, `&` read as "and", spaces collapsed)."""
+    if len(name) <= 256:
+        return _normalised(name)
+    return _normalise(name)
+
+
+@lru_cache(maxsize=4096)
+def _normalised(name: str) -> str:
+    return _normalise(name)
+
+
+def _normalise(name: str) -> str:
     return " ".join(name.casefold().replace("&", " and ").split()).strip(" .,;")
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from http_sfv import Dictionary
 from http_sfv.item import Item
@@ -97,10 +98,26 @@ def _token(item: object) -> str | None:
     return None
 
 
+# A site sends the same few values on every page: parses are kept for values up to this
+# long (a pure function of the value; the caches are bounded in entries and in size).
+CACHED_VALUE_CHARS = 512
+
+
 def parse_content_usage(value: str | bytes, strict: bool = False) -> list[Preference]:
     """The y/n preferences of one Content-Usage value (a header value or the preference part
     of a robots.txt rule). Unknown labels, non-Token values and a value that is not an
     RFC 9651 Dictionary give nothing ("unknown"). `strict` also reads LEGACY_LABELS."""
+    if len(value) <= CACHED_VALUE_CHARS:
+        return list(_content_usage_cached(value, strict))
+    return _parse_content_usage(value, strict)
+
+
+@lru_cache(maxsize=2048)
+def _content_usage_cached(value: str | bytes, strict: bool) -> tuple[Preference, ...]:
+    return tuple(_parse_content_usage(value, strict))
+
+
+def _parse_content_usage(value: str | bytes, strict: bool) -> list[Preference]:
     parsed = _dictionary(value)
     if parsed is None:
         return []
@@ -118,6 +135,17 @@ def parse_content_signal(value: str | bytes, strict: bool = False) -> list[Prefe
     """The yes/no signals of one Content-Signal value, read as an RFC 9651 Dictionary of
     Tokens. `strict` also reads values that are not valid Structured Fields
     (`ai-train = no`, `AI-Train=No`) as a comma list of key=value pairs."""
+    if len(value) <= CACHED_VALUE_CHARS:
+        return list(_content_signal_cached(value, strict))
+    return _parse_content_signal(value, strict)
+
+
+@lru_cache(maxsize=2048)
+def _content_signal_cached(value: str | bytes, strict: bool) -> tuple[Preference, ...]:
+    return tuple(_parse_content_signal(value, strict))
+
+
+def _parse_content_signal(value: str | bytes, strict: bool) -> list[Preference]:
     prefs: dict[str, Preference] = {}
     parsed = _dictionary(value)
     if parsed is not None:

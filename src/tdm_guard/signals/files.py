@@ -21,7 +21,6 @@ import struct
 from dataclasses import dataclass, field
 
 from ..model import IPTC, Reason
-from . import c2pa, epub, iptc, pdf
 from .tdmrep import LayerValue
 from .xmp import INSTALL_HINT, parse_xmp
 
@@ -235,6 +234,8 @@ def read_file(source: str, body: bytes, content_type: str = "", name: str = "",
     if kind is None:
         return found
     data = complete_prefix(kind, body) if partial else body
+    # the readers are imported on first use: a crawl of HTML pages never loads them
+    from . import c2pa, epub, iptc, pdf
     if kind.image:
         xmp, problem = image_xmp(kind, data)
         if problem is not None:
@@ -261,6 +262,7 @@ def read_file(source: str, body: bytes, content_type: str = "", name: str = "",
 
 
 def _iptc(found: FileFindings, source: str, xmp: bytes, where: str) -> None:
+    from . import iptc
     packet = parse_xmp(xmp)
     if packet.problem and not packet.tolerant:
         found.unchecked.append(f"{IPTC}: {where}: {packet.problem}")

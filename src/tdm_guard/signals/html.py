@@ -21,7 +21,7 @@ MAX_HEAD_BYTES = 512 * 1024
 
 _TAG = re.compile(rb"<(!--|script\b|meta\b|link\b|/head\s*>|body\b)", re.IGNORECASE)
 _TAG_REST = re.compile(rb"((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>")
-_ATTR = re.compile(rb"""([^\s=/>"']+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?""")
+_ATTR = re.compile(r"""([^\s=/>"']+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?""", re.ASCII)
 _SCRIPT_END = re.compile(rb"</script\s*>", re.IGNORECASE)
 
 
@@ -35,17 +35,14 @@ class Head:
     end: int = 0  # how many bytes of the body the scan depended on
 
 
-def _text(raw: bytes) -> str:
-    value = raw.decode("utf-8", "replace")
-    return _html.unescape(value) if "&" in value else value
-
-
 def _attrs(raw: bytes) -> dict[str, str]:
     out: dict[str, str] = {}
-    for name, dq, sq, bare in _ATTR.findall(raw):
-        key = name.decode("utf-8", "replace").lower()
+    text = raw.decode("utf-8", "replace")  # one decode per tag, not per attribute
+    for name, dq, sq, bare in _ATTR.findall(text):
+        key = name.lower()
         if key not in out:  # HTML: the first occurrence of an attribute wins
-            out[key] = _text(dq or sq or bare)
+            value = dq or sq or bare
+            out[key] = _html.unescape(value) if "&" in value else value
     return out
 
 
@@ -74,15 +71,19 @@ def scan_head(body: bytes, limit: int = MAX_HEAD_BYTES) -> Head:
         if rest is None:
             break
         pos = rest.end()
-        attrs = _attrs(rest.group(1))
+        raw = rest.group(1)
         if kind == b"meta":
-            if "name" in attrs:
-                head.metas.append((attrs["name"].strip().lower(), attrs.get("content", "")))
+            if b"name" in raw.lower():  # <meta charset>, <meta http-equiv>: no name, no signal
+                attrs = _attrs(raw)
+                if "name" in attrs:
+                    head.metas.append((attrs["name"].strip().lower(), attrs.get("content", "")))
             continue
         if kind == b"link":
-            if len(head.links) < 100:
-                head.links.append(attrs)
+            # only licence links are read (RSL); a stylesheet's attributes are not parsed
+            if len(head.links) < 100 and b"licen" in raw.lower():
+                head.links.append(_attrs(raw))
             continue
+        attrs = _attrs(raw)
         close = _SCRIPT_END.search(text, pos)  # a script: its content is never tags
         if close is None:
             break

@@ -8,6 +8,7 @@ import socket
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -29,6 +30,13 @@ class Counted:
         self.events[name] += 1
         if self.on_event is not None:
             self.on_event(name)
+
+
+def default_cache_path() -> Path:
+    """`$XDG_CACHE_HOME/tdm-guard/policy-cache.sqlite3` on Linux (platformdirs elsewhere): the
+    default SQLite store (here, so that naming it does not load sqlite3)."""
+    import platformdirs
+    return Path(platformdirs.user_cache_dir("tdm-guard", appauthor=False)) / "policy-cache.sqlite3"
 
 
 def node_name() -> str:

@@ -40,6 +40,7 @@ from .memory import MemoryStore
 DEFAULT_PREFIX = "tdmg:"
 DEFAULT_TIMEOUT = 0.2
 COOLDOWN = 30.0
+MAX_MAYBE_HELD = 10_000  # leases remembered for a publish (bounded: one per file in flight)
 MAX_CONNECTIONS = 32  # per process and event loop (one pool, however many crawlers)
 OURS = ("prefix", "timeout")  # query parameters tdm-guard reads; the others are redis-py's
 logger = logging.getLogger("tdm_guard.stores")
@@ -157,6 +158,11 @@ class RedisStore(Counted):
         self._open_until: float | None = None  # the breaker: None closed, else open until
         self._probing = False
         self._warned = False
+        # Leases this process may hold without knowing it: a claim whose reply was lost (a
+        # timeout after Redis ran the script). Publishing with the token frees the waiters
+        # at once, instead of after the lease (35 s per file, one origin after another).
+        self._maybe_held: dict[str, str] = {}
+        self._issued: dict[str, str] = {}  # leases Redis gave this process, not yet published
 
     # -- keys and the client ------------------------------------------------------------
     def keys(self, url: str) -> list[str]:
@@ -216,9 +222,12 @@ class RedisStore(Counted):
             else:
                 logger.debug("policy store %s unusable again (%s)", self.name, text)
 
-    async def _run(self, call):  # noqa: ANN001 - a coroutine function of the client
-        """`call(client)` against Redis, or `_UNUSABLE` (breaker open, or this call failed)."""
-        if not self._usable():
+    async def _run(self, call, force: bool = False):  # noqa: ANN001 - a coroutine function
+        """`call(client)` against Redis, `_UNUSABLE` (breaker open: not tried) or `_FAILED`
+        (tried: it failed, perhaps after Redis ran it).
+        `force`: try even with the breaker open (publishing or releasing a lease that other
+        nodes may be waiting on: one bounded call is cheaper than their wait)."""
+        if not force and not self._usable():
             return _UNUSABLE
         try:
             async with asyncio.timeout(self.deadline):
@@ -228,7 +237,7 @@ class RedisStore(Counted):
             raise
         except Exception as exc:  # noqa: BLE001 - Redis errors, timeouts, anything: go local
             self._failed(exc)
-            return _UNUSABLE
+            return _FAILED
         self._worked()
         return result
 
@@ -236,7 +245,7 @@ class RedisStore(Counted):
     async def get(self, url: str) -> PolicyRecord | None:
         rec, _, _ = self.keys(url)
         value = await self._run(lambda c: c.redis.get(rec))
-        if value is _UNUSABLE:
+        if value is _UNUSABLE or value is _FAILED:
             return self._local.peek(url)
         return self._decoded(value, url)
 
@@ -245,7 +254,9 @@ class RedisStore(Counted):
         lease_ms = max(1, int(lease_seconds * 1000))
         answer = await self._run(
             lambda c: c.claim(keys=self.keys(url), args=[token, lease_ms]))
-        if answer is _UNUSABLE:
+        if answer is _UNUSABLE or answer is _FAILED:
+            if answer is _FAILED and len(self._maybe_held) < MAX_MAYBE_HELD:
+                self._maybe_held[url] = token  # the script may have run before the fault
             return replace(self._local.claim_now(url, lease_seconds), local=True)
         try:
             state, value = int(answer[0]), answer[1]
@@ -258,6 +269,8 @@ class RedisStore(Counted):
             # unreadable bytes under a fresh marker: fetch, without a lease (nobody waits)
             return Claim(ClaimState.OWNER, None, None)
         if state == 2:
+            if len(self._issued) < MAX_MAYBE_HELD:
+                self._issued[url] = token
             return Claim(ClaimState.OWNER, record, token)
         return Claim(ClaimState.BUSY, record)
 
@@ -267,13 +280,27 @@ class RedisStore(Counted):
         keep_ms = max(1, int((keep_until - now) * 1000))
         fresh_ms = max(0, int((record.fresh_until - now) * 1000))
         blob = encode_record(record)
+        token = self._redis_lease(url, lease)
         done = await self._run(lambda c: c.publish(
-            keys=self.keys(url), args=[blob, keep_ms, fresh_ms, lease or ""]))
-        if done is _UNUSABLE:
+            keys=self.keys(url), args=[blob, keep_ms, fresh_ms, token or ""]),
+            force=token is not None)
+        if done is _UNUSABLE or done is _FAILED:
             self._local.put(url, record, keep_until, None)
 
+    def _redis_lease(self, url: str, lease: str | None) -> str | None:
+        """The Redis lease this process holds on `url`, if any: the one Redis gave it, or one
+        a failed claim may have taken (a local lease, from the breaker, is not Redis's)."""
+        if lease is not None and self._issued.get(url) == lease:
+            del self._issued[url]
+            self._maybe_held.pop(url, None)
+            return lease
+        return self._maybe_held.pop(url, None)
+
     async def release(self, url: str, lease: str) -> None:
-        await self._run(lambda c: c.release(keys=self.keys(url)[2:], args=[lease]))
+        token = self._redis_lease(url, lease)
+        if token is not None:
+            await self._run(lambda c: c.release(keys=self.keys(url)[2:], args=[token]),
+                            force=True)
 
     async def aclose(self) -> None:
         """Let go of this process's client for the running loop (closed by its last user)."""
@@ -311,3 +338,4 @@ class RedisStore(Counted):
 
 
 _UNUSABLE = object()
+_FAILED = object()

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from ..scrapy_settings import NO_CACHE
 from ..stored import PolicyStore
+from .base import default_cache_path
 from .memory import MemoryStore
-from .sqlite import SQLiteStore, default_cache_path
 
 CACHE_ENV = "TDM_GUARD_CACHE"  # the store when --cache (or a library caller) names none
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -69,6 +69,7 @@ def open_store(value: str | os.PathLike[str] | None) -> PolicyStore:
     if kind == "memory":
         return MemoryStore()
     if kind == "sqlite":
+        from .sqlite import SQLiteStore  # sqlite3 only when it is the store
         return SQLiteStore(where)
     return _redis(where)
 

@@ -22,22 +22,15 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import platformdirs
-
 from ..freshness import fresh_at
 from ..stored import SCHEMA, Claim, ClaimState, PolicyRecord, decode_record, encode_record
-from .base import LocalStore, new_lease
+from .base import LocalStore, default_cache_path, new_lease  # noqa: F401 - re-exported
 from .memory import MemoryStore
 
 RECORDS = f"policy_records_v{SCHEMA}"  # older tables (policy_files_v2) are simply not read
 LEASES = f"policy_leases_v{SCHEMA}"
 BUSY_TIMEOUT = 5.0  # seconds to wait for another process's write transaction
 logger = logging.getLogger("tdm_guard.stores")
-
-
-def default_cache_path() -> Path:
-    """`$XDG_CACHE_HOME/tdm-guard/policy-cache.sqlite3` on Linux (platformdirs elsewhere)."""
-    return Path(platformdirs.user_cache_dir("tdm-guard", appauthor=False)) / "policy-cache.sqlite3"
 
 
 class SQLiteStore(LocalStore):
