@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ from ..fetched import Fetched
 from ..model import Decision
 from ..urls import URL, InvalidURL, parse_url
 
+_AS_OF = threading.Lock()  # `as_of_capture` sets the declarations' day for one evaluation
 NO_PAGE = "a URL table row: origin policies and declarations only (no captured response)"
 LICENCE_NOT_FETCHED = "not fetched (the scan reads policy files only from its policy source)"
 COLUMNS = ("input", "offset", "length", "row", "record_id", "url", "warc_date", "allowed",
@@ -99,15 +101,18 @@ def decide_record(view: RecordView, policy: OriginPolicy | None, evaluator: Eval
             found = (licences(wanted) if callable(licences) else licences) or {}
             page = page.with_licences([found.get(u) or Fetched(u, error=LICENCE_NOT_FETCHED)
                                        for u in wanted])
-    declarations = evaluator.declarations
-    previous = declarations.as_of
-    if as_of_capture:
-        declarations.as_of = capture_day(view.warc_date) or previous
-    try:
-        decision = evaluator.evaluate(url, policy, page,
-                                      page_note=view.page_note if page is not None else NO_PAGE)
-    finally:
-        declarations.as_of = previous
+    note = view.page_note if page is not None else NO_PAGE
+    if not as_of_capture:
+        decision = evaluator.evaluate(url, policy, page, page_note=note)
+    else:  # the declarations' day is the evaluator's state: one record at a time
+        declarations = evaluator.declarations
+        with _AS_OF:
+            previous = declarations.as_of
+            declarations.as_of = capture_day(view.warc_date) or previous
+            try:
+                decision = evaluator.evaluate(url, policy, page, page_note=note)
+            finally:
+                declarations.as_of = previous
     return decision_row(view, url, decision, policy, page)
 
 
