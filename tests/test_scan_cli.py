@@ -240,3 +240,21 @@ def test_rsl_documents_pages_link_to_are_fetched_once_live(cli, site, tmp_path):
     rows = _decisions(tmp_path / "off", "r.warc.gz")
     assert rows[0]["allowed"] is True  # not fetched: listed, never guessed
     assert any("license.xml" in u for u in json.loads(rows[0]["reasons"])["unchecked"])
+
+
+def test_a_folder_is_its_warcs_and_tables(cli, tmp_path):
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    write_warc(tmp_path / "in" / "sub" / "a.warc.gz", [Page("http://a.example/")])
+    (tmp_path / "in" / "README.md").write_text("not an input")
+    pages = [Page(f"http://a.example/{i}") for i in range(3)]
+    members = write_warc(tmp_path / "in" / "b.warc", pages, gz=False)
+    data = (tmp_path / "in" / "b.warc").read_bytes()
+    at = data.index(members[pages[0].record_id]) + len(members[pages[0].record_id]) // 2
+    (tmp_path / "in" / "b.warc").write_bytes(data[:at] + data[at + 30:])  # a record cut short
+    code, _, err = cli("scan", str(tmp_path / "in"), "--output", str(tmp_path / "o"),
+                       "--offline")
+    assert code == 2
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert [Path(i["input"]).name for i in summary["inputs"]] == ["b.warc", "a.warc.gz"]
+    assert summary["errors"] == 1 and summary["allowed"] == 3  # the cut record: an error row
+    assert "Traceback" not in err

@@ -215,6 +215,8 @@ class Scan:
                 rows = self._warc_rows(path, kept_path, counts) if fmt == "warc" else \
                     self._table_rows(path, fmt, kept_path, counts)
                 for row in rows:
+                    if row["url"] is None and row["error"] and counts.error is None:
+                        counts.error = f"{path}: {row['error']}"  # the file broke part way
                     counts.add(row)
                     pending.append(row)
                     if len(pending) >= ROWS_PER_WRITE:
