@@ -100,3 +100,12 @@ def test_scan_of_a_capture_agrees_with_check_of_the_live_page(cli, site, tmp_pat
     assert essence(scanned) == essence(checked)
     assert scanned["allowed"] == checked["allowed"] is False
     assert code == 1
+
+
+def test_a_text_body_column_is_read_as_utf8():
+    batch = pa.RecordBatch.from_pydict({
+        "url": ["http://a.example/"], "status": [200],
+        "headers": [[["Content-Type", "text/html"]]],
+        "body": ['<html><head><meta name="robots" content="noai"></head></html>']})
+    rows = decide_batch(batch, ScanOptions(mode="offline", store=None)).to_pylist()
+    assert rows[0]["reserved_by"] == ["noai-meta"]

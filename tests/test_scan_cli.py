@@ -217,3 +217,44 @@ def _stable(rows: list[dict]) -> list[dict]:
             r["reasons"] = reasons
         out.append(r)
     return out
+
+
+def test_rsl_documents_pages_link_to_are_fetched_once_live(cli, site, tmp_path):
+    site.add("/license.xml", Resp(200, '<rsl xmlns="https://rslstandard.org/rsl"><content '
+                                       'url="/"><license><prohibits type="usage">ai-train'
+                                       "</prohibits></license></content></rsl>"))
+    link = [("Content-Type", "text/html"),
+            ("Link", '</license.xml>; rel="license"; type="application/rsl+xml"')]
+    base = f"http://127.0.0.1:{site.port}"
+    write_warc(tmp_path / "r.warc.gz", [Page(f"{base}/a", link), Page(f"{base}/b", link),
+                                        Page(f"{base}/c", [("Content-Type", "text/html")])])
+    out = tmp_path / "out"
+    code, _, err = cli("scan", str(tmp_path / "r.warc.gz"), "--output", str(out), "--no-cache")
+    assert code == 1, err
+    rows = _decisions(out, "r.warc.gz")
+    assert [r["reserved_by"] for r in rows] == [["rsl"], ["rsl"], []]
+    assert site.count("/license.xml") == 1
+    assert f"{base}/license.xml" in json.loads(rows[0]["policy_sha256"])
+    code, _, _ = cli("scan", str(tmp_path / "r.warc.gz"), "--output", str(tmp_path / "off"),
+                     "--offline")
+    rows = _decisions(tmp_path / "off", "r.warc.gz")
+    assert rows[0]["allowed"] is True  # not fetched: listed, never guessed
+    assert any("license.xml" in u for u in json.loads(rows[0]["reasons"])["unchecked"])
+
+
+def test_a_folder_is_its_warcs_and_tables(cli, tmp_path):
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    write_warc(tmp_path / "in" / "sub" / "a.warc.gz", [Page("http://a.example/")])
+    (tmp_path / "in" / "README.md").write_text("not an input")
+    pages = [Page(f"http://a.example/{i}") for i in range(3)]
+    members = write_warc(tmp_path / "in" / "b.warc", pages, gz=False)
+    data = (tmp_path / "in" / "b.warc").read_bytes()
+    at = data.index(members[pages[0].record_id]) + len(members[pages[0].record_id]) // 2
+    (tmp_path / "in" / "b.warc").write_bytes(data[:at] + data[at + 30:])  # a record cut short
+    code, _, err = cli("scan", str(tmp_path / "in"), "--output", str(tmp_path / "o"),
+                       "--offline")
+    assert code == 2
+    summary = json.loads((tmp_path / "o" / "summary.json").read_text())
+    assert [Path(i["input"]).name for i in summary["inputs"]] == ["b.warc", "a.warc.gz"]
+    assert summary["errors"] == 1 and summary["allowed"] == 3  # the cut record: an error row
+    assert "Traceback" not in err

@@ -176,3 +176,12 @@ def test_damaged_parquet_and_warc_files_never_crash(tmp_path, cut, flip):
                   tmp_path / "o", OFFLINE).run()
     assert result.exit_code in (0, 2)
     assert result.summary["inputs_done"] == 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(max_size=600))
+def test_dechunk_never_raises_and_never_grows(data):
+    from tdm_guard.scan.payload import dechunk
+
+    out = dechunk(data)
+    assert len(out) <= len(data)

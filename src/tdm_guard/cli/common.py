@@ -17,9 +17,9 @@ from ..freshness import MAX_STALE, Freshness, parse_duration
 from ..model import Profile, Purpose
 from ..signals.files import MAX_FILE_BYTES
 from ..stored import PolicyStore
+from ..stores.base import default_cache_path
 from ..stores.select import CACHE_ENV, StoreError, default_store, open_store, store_kind
 from ..stores.snapshots import SnapshotStore
-from ..stores.sqlite import default_cache_path
 from ..stores.validated import load_declarations
 
 EXIT_ALLOWED, EXIT_RESERVED, EXIT_USAGE = 0, 1, 2

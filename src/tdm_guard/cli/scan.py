@@ -21,7 +21,7 @@ def scan_options(parser: argparse.ArgumentParser) -> None:
     """The options of `scan` of its own (the shared groups are added by main)."""
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="WARC (.warc, .warc.gz) or URL table (.parquet, .csv[.gz], "
-                             ".jsonl[.gz]); a folder: every file in it")
+                             ".jsonl[.gz]); a folder: every such file under it")
     parser.add_argument("--output", required=True, metavar="DIR",
                         help="where decisions/, kept/ and summary.json are written")
     parser.add_argument("--format", choices=INPUT_FORMATS,
@@ -44,13 +44,24 @@ def scan_options(parser: argparse.ArgumentParser) -> None:
                         help="JSON progress events on stdout, one object a line")
 
 
-def _inputs(values: list[str]) -> list[str]:
+def _inputs(values: list[str], fmt: str | None) -> list[str]:
+    """The files named, and in each folder named every WARC or table file under it (by name,
+    or every file with --format), sorted."""
+    from ..scan.run import input_format
+
+    def known(path: Path) -> bool:
+        try:
+            input_format(str(path), fmt)
+        except ValueError:
+            return False
+        return True
+
     out: list[str] = []
     for value in values:
         path = Path(value)
         if path.is_dir():
-            out += sorted(str(p) for p in path.iterdir() if p.is_file()
-                          and not p.name.startswith("."))
+            out += sorted(str(p) for p in path.rglob("*") if p.is_file()
+                          and not p.name.startswith(".") and known(p))
         else:
             out.append(value)
     return out
@@ -95,7 +106,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"tdm-guard scan: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    inputs = _inputs(args.inputs)
+    inputs = _inputs(args.inputs, args.format)
     missing = [p for p in inputs if not Path(p).is_file()]
     if missing:
         print(f"tdm-guard scan: {missing[0]}: no such file", file=sys.stderr)
@@ -163,6 +174,8 @@ class _Progress:
             count = event.get("records", 0)
             self.bar.update(count - self.seen.get(path, 0))
             self.seen[path] = count
+            if "origins" in event:
+                self.bar.set_postfix(origins=event["origins"], refresh=False)
         if event["event"] == "input-start":
             self.bar.set_description(Path(event["input"]).name[:40])
 

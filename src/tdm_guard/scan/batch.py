@@ -90,7 +90,7 @@ def views_of(batch: pa.RecordBatch, url_column: str = "url") -> list[RecordView]
             url = "" if url is None else str(url)
         views.append(RecordView(
             url, warc_date=_text(got.get("warc_date")), status=_int(got.get("status")),
-            headers=_headers(got.get("headers")), body=got.get("body") or b"",
+            headers=_headers(got.get("headers")), body=_bytes(got.get("body")),
             input=_text(got.get("input")), offset=_int(got.get("offset")),
             length=_int(got.get("length")), record_id=_text(got.get("record_id")),
             row=_int(got.get("row")), error=error))
@@ -117,13 +117,8 @@ def decide_views(views: list[RecordView], options: ScanOptions,
     rows = []
     for view, url in zip(views, parsed, strict=True):
         policy = None if url is None else resolver.policy(url.origin, view.warc_date, resolved)
-        licences = None
-        if url is not None and view.has_page:
-            page = view.page()
-            assert page is not None
-            links = page.licence_urls(url.href)
-            licences = resolver.licences(links) if links else None
-        rows.append(decide_record(view, policy, evaluator, licences, options.as_of_capture))
+        rows.append(decide_record(view, policy, evaluator, resolver.licences,
+                                  options.as_of_capture, parsed=url))
     return rows
 
 
@@ -136,6 +131,12 @@ def _int(value: Any) -> int | None:
         return None if value is None else int(value)
     except (TypeError, ValueError):
         return None
+
+
+def _bytes(value: Any) -> bytes:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    return value.encode("utf-8", "replace") if isinstance(value, str) else b""
 
 
 def _headers(value: Any) -> list[tuple[str, str]]:

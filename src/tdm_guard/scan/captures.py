@@ -91,7 +91,7 @@ class CaptureIndex:
             return
         revisit = str(record.record_type) == "revisit"
         try:
-            record.parse_http(auto_decode="transfer")
+            record.parse_http(auto_decode="none")
             http = record.http_headers
         except Exception as exc:  # noqa: BLE001 - a broken capture is an unreadable fetch
             fetched = Fetched(href, error=f"captured response unreadable ({exc})"[:200],

@@ -21,6 +21,7 @@ files are today's, so `capture` needs `captures`).
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import os
 import threading
@@ -109,8 +110,17 @@ def evaluator_for(options: ScanOptions) -> Evaluator:
 
 def resolver_for(options: ScanOptions) -> PolicyResolver:
     """This process's PolicyResolver for `options` (built on first use; one store, one
-    fetcher, one loader per process)."""
+    fetcher, one loader per process; closed when the process exits)."""
     return _per_process("resolver", options, lambda: PolicyResolver(options))
+
+
+@atexit.register
+def _close_resolvers() -> None:
+    """Close this process's sessions and stores before the interpreter goes away."""
+    for (pid, kind, _), found in list(_PER_PROCESS.items()):
+        if pid == os.getpid() and kind == "resolver":
+            with contextlib.suppress(Exception):
+                found.close()
 
 
 class PolicyResolver:
@@ -160,6 +170,11 @@ class PolicyResolver:
     def resolve(self, origins: Iterable[str]) -> dict[str, OriginPolicy]:
         """Every origin's policy (blocking)."""
         return self.submit(origins).result()
+
+    @property
+    def origins_resolved(self) -> int:
+        """Distinct origins resolved by this process (and still held)."""
+        return len(self._held)
 
     def _hold(self, origins: list[str]) -> None:
         """Bound what the loader keeps: the least recently used origins are let go (their

@@ -1,9 +1,11 @@
-"""A captured payload's head: Content-Encoding undone (gzip, x-gzip, deflate, br, zstd;
-identity), incrementally and within bounds, keeping what the signal readers need (an HTML
+"""A captured payload's head: chunked transfer coding undone (leniently: a capture that kept
+the header on a plain body is read as is), Content-Encoding undone (gzip, x-gzip, deflate,
+br, zstd; identity), incrementally and within bounds, keeping what the signal readers need (an HTML
 head's 512 KiB, a file's `max_file_bytes`: what `check` downloads)."""
 
 from __future__ import annotations
 
+import io
 import zlib
 from collections.abc import Callable
 from typing import Any
@@ -29,6 +31,15 @@ def read_payload(reader: Any, headers: list[tuple[str, str]],
         decoder = _decoder(codings)
     except ValueError as exc:
         return b"", False, str(exc)
+    chunked = any(k.lower() == "transfer-encoding" and "chunked" in v.lower()
+                  for k, v in headers)
+    if chunked:  # undone here, leniently: archives often keep the header on a plain body
+        cap = max(MAX_HEAD_BYTES, max_file_bytes) + CHUNK
+        try:
+            raw_body = reader.read(cap)
+        except Exception as exc:  # noqa: BLE001 - a cut stream: nothing usable read
+            return b"", True, f"payload not readable ({short_error(exc)})"
+        reader = io.BytesIO(dechunk(raw_body))
     out = bytearray()
     raw = 0
     partial = False
@@ -56,6 +67,28 @@ def read_payload(reader: Any, headers: list[tuple[str, str]],
 
 
 Decoder = Callable[[bytes, int], bytes]
+
+
+def dechunk(data: bytes) -> bytes:
+    """HTTP/1.1 chunked framing undone; a body whose framing is not chunked at all is
+    returned as is (a capture that kept the header but stored the decoded body), and one
+    cut or broken part way gives the chunks read before."""
+    out = bytearray()
+    at = 0
+    while at < len(data):
+        end = data.find(b"\r\n", at, at + 1024)
+        if end < 0:
+            break
+        size_text = data[at:end].split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            return data if at == 0 else bytes(out)
+        if size == 0:
+            break
+        out += data[end + 2:end + 2 + size]
+        at = end + 2 + size + 2
+    return bytes(out) if out or not data else data
 
 
 def _decoder(codings: list[str]) -> Decoder:
@@ -125,4 +158,4 @@ def short_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__
 
 
-__all__ = ["MAX_HTTP_HEADER", "MAX_RAW_READ", "read_payload", "short_error"]
+__all__ = ["MAX_HTTP_HEADER", "MAX_RAW_READ", "dechunk", "read_payload", "short_error"]

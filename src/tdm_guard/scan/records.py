@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ from ..fetched import Fetched
 from ..model import Decision
 from ..urls import URL, InvalidURL, parse_url
 
+_AS_OF = threading.Lock()  # `as_of_capture` sets the declarations' day for one evaluation
 NO_PAGE = "a URL table row: origin policies and declarations only (no captured response)"
 LICENCE_NOT_FETCHED = "not fetched (the scan reads policy files only from its policy source)"
 COLUMNS = ("input", "offset", "length", "row", "record_id", "url", "warc_date", "allowed",
@@ -72,17 +74,22 @@ def capture_day(warc_date: str | None) -> dt.date | None:
         return None
 
 
+Licences = Mapping[str, Fetched] | Callable[[list[str]], Mapping[str, Fetched]]
+
+
 def decide_record(view: RecordView, policy: OriginPolicy | None, evaluator: Evaluator,
-                  licences: Mapping[str, Fetched] | None = None,
-                  as_of_capture: bool = False) -> dict[str, Any]:
+                  licences: Licences | None = None,
+                  as_of_capture: bool = False, parsed: URL | None = None) -> dict[str, Any]:
     """The decision row of `view` on its origin's `policy` (None only for a record whose URL
     does not parse, or one with `error` set: an error row). `licences`: the RSL documents
-    fetched for this page's links, by URL (the others read as not fetched). `as_of_capture`:
-    declarations and licences as of the capture's day (`--as-of capture`)."""
+    fetched for this page's links, by URL, or a function fetching them (called only for a
+    page that links to some); the others read as not fetched. `as_of_capture`: declarations
+    and licences as of the capture's day (`--as-of capture`). `parsed`: `view.url` already
+    parsed by `urls.parse_url` (a caller that parsed it to find the origin)."""
     if view.error is not None:
         return error_row(view, view.error)
     try:
-        url = parse_url(view.url)
+        url = parsed if parsed is not None else parse_url(view.url)
     except InvalidURL as exc:
         return error_row(view, f"not a URL: {exc}")
     if policy is None:
@@ -91,36 +98,59 @@ def decide_record(view: RecordView, policy: OriginPolicy | None, evaluator: Eval
     if page is not None:
         wanted = page.licence_urls(url.href)
         if wanted:
-            found = licences or {}
+            found = (licences(wanted) if callable(licences) else licences) or {}
             page = page.with_licences([found.get(u) or Fetched(u, error=LICENCE_NOT_FETCHED)
                                        for u in wanted])
-    declarations = evaluator.declarations
-    previous = declarations.as_of
-    if as_of_capture:
-        declarations.as_of = capture_day(view.warc_date) or previous
-    try:
-        decision = evaluator.evaluate(url, policy, page,
-                                      page_note=view.page_note if page is not None else NO_PAGE)
-    finally:
-        declarations.as_of = previous
+    note = view.page_note if page is not None else NO_PAGE
+    if not as_of_capture:
+        decision = evaluator.evaluate(url, policy, page, page_note=note)
+    else:  # the declarations' day is the evaluator's state: one record at a time
+        declarations = evaluator.declarations
+        with _AS_OF:
+            previous = declarations.as_of
+            declarations.as_of = capture_day(view.warc_date) or previous
+            try:
+                decision = evaluator.evaluate(url, policy, page, page_note=note)
+            finally:
+                declarations.as_of = previous
     return decision_row(view, url, decision, policy, page)
 
 
 def decision_row(view: RecordView, url: URL, decision: Decision, policy: OriginPolicy,
                  page: PageResponse | None) -> dict[str, Any]:
     reserved = [r for r in decision.reasons if r.reserved]
-    used = {u: sha for u, (sha, _) in policy.provenance.items() if sha}
-    if page is not None:
+    if page is not None and page.provenance:
+        used = {u: sha for u, (sha, _) in policy.provenance.items() if sha}
         used.update({u: sha for u, (sha, _) in page.provenance.items() if sha})
+        hashes = json.dumps(used, sort_keys=True)
+    else:
+        hashes = _policy_hashes(policy)
     return {
         **_provenance(view), "url": url.href,
         "allowed": decision.allowed, "fetch_allowed": decision.fetch_allowed,
         "reserved_by": sorted({r.signal for r in reserved}),
         "reserved_for": sorted({p.value for r in reserved for p in r.purposes}),
         "reasons": json.dumps(decision.to_dict(), ensure_ascii=False),
-        "policy_sha256": json.dumps(used, sort_keys=True),
+        "policy_sha256": hashes,
         "error": None,
     }
+
+
+_HASHES: dict[int, tuple[OriginPolicy, str]] = {}
+
+
+def _policy_hashes(policy: OriginPolicy) -> str:
+    """The JSON map of the policy's file hashes, made once per policy object (the same
+    objects serve every record of an origin)."""
+    found = _HASHES.get(id(policy))
+    if found is not None and found[0] is policy:
+        return found[1]
+    text = json.dumps({u: sha for u, (sha, _) in policy.provenance.items() if sha},
+                      sort_keys=True)
+    if len(_HASHES) > 4096:
+        _HASHES.clear()
+    _HASHES[id(policy)] = (policy, text)
+    return text
 
 
 def error_row(view: RecordView, error: str) -> dict[str, Any]:

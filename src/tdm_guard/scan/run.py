@@ -104,10 +104,11 @@ class Counts:
             self.reserved += 1
             self.by_signal.update(row["reserved_by"])
             self.by_purpose.update(row["reserved_for"])
-        url = try_parse(row["url"] or "") if row["url"] else None
-        if url is not None:
-            _bump(self.by_origin, url.origin, action)
-            _bump(self.by_domain, _domain(url.domain), action)
+        url = row["url"]
+        if url and row["reasons"] is not None:  # a canonical URL: origin and host as is
+            origin, host = _origin_host(url)
+            _bump(self.by_origin, origin, action)
+            _bump(self.by_domain, _domain(host), action)
 
     def to_dict(self) -> dict[str, Any]:
         return {"records": self.records, "allowed": self.allowed, "reserved": self.reserved,
@@ -124,6 +125,16 @@ def _bump(table: dict[str, Counter], key: str, action: str) -> None:
         key = key if len(table) < MAX_KEYS else OTHER
         found = table.setdefault(key, Counter())
     found[action] += 1
+
+
+def _origin_host(href: str) -> tuple[str, str]:
+    """The origin and host of a canonical URL (`urls.parse_url` output: no userinfo, the
+    host lower-case, the port only when not the default)."""
+    scheme, _, rest = href.partition("://")
+    authority = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
+    host = authority.split("]", 1)[0] + "]" if authority.startswith("[") \
+        else authority.rsplit(":", 1)[0]
+    return f"{scheme}://{authority}", host.rstrip(".")
 
 
 def _domain(host: str) -> str:
@@ -204,13 +215,16 @@ class Scan:
                 rows = self._warc_rows(path, kept_path, counts) if fmt == "warc" else \
                     self._table_rows(path, fmt, kept_path, counts)
                 for row in rows:
+                    if row["url"] is None and row["error"] and counts.error is None:
+                        counts.error = f"{path}: {row['error']}"  # the file broke part way
                     counts.add(row)
                     pending.append(row)
                     if len(pending) >= ROWS_PER_WRITE:
                         writer.write_batch(rows_to_batch(pending))
                         pending = []
                         self.on_event({"event": "progress", "input": path,
-                                       "records": counts.records})
+                                       "records": counts.records,
+                                       "origins": self._origins_resolved()})
             except Exception as exc:  # noqa: BLE001 - the input as a whole: one error row
                 counts.error = _one_line(exc)
                 row = error_row(RecordView("", input=path), counts.error)
@@ -227,6 +241,11 @@ class Scan:
             writer.close()
             tmp.unlink(missing_ok=True)
         return counts
+
+    def _origins_resolved(self) -> int:
+        if self.options.mode == "captures":
+            return 0
+        return resolver_for(self.options).origins_resolved
 
     def _warc_rows(self, path: str, kept_path: Path, counts: Counts) -> Iterator[dict]:
         from .warc import scan_warc_file
@@ -270,8 +289,8 @@ class Scan:
                                       error=chunk.errors[i] or _not_text(raw))
                     policy = None if url is None else resolver.policy(url.origin, None,
                                                                       resolved)
-                    rows.append(decide_record(view, policy, evaluator,
-                                              as_of_capture=self.options.as_of_capture))
+                    rows.append(decide_record(view, policy, evaluator, resolver.licences,
+                                              self.options.as_of_capture, parsed=url))
                 out.write(chunk, rows)
                 counts.kept += sum(1 for r in rows if r["allowed"] is True)
                 yield from rows

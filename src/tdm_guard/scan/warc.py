@@ -6,9 +6,9 @@ resource and revisit record with an http(s) target, and `scan_warc_file`.
   records that share one gzip member (a whole file compressed as one stream) share its range.
 - Headers: HTTP headers come from `HeaderMap.astuples()`, so a header sent twice is two pairs
   (`WarcHeaderMap.get` would return only the last one).
-- Payload: chunked transfer coding is undone by FastWARC; Content-Encoding (gzip, x-gzip,
-  deflate, br, zstd, identity, in the order listed) is decoded here, incrementally, reading at
-  most `MAX_RAW_READ` bytes and keeping at most what the readers need (an HTML head's 512 KiB,
+- Payload (`payload.read_payload`): chunked transfer coding undone leniently; Content-Encoding
+  (gzip, x-gzip, deflate, br, zstd, identity, in the order listed) decoded incrementally, reading
+  at most `MAX_RAW_READ` bytes, keeping at most what the readers need (an HTML head's 512 KiB,
   a file's `max_file_bytes`, as `check` downloads). An encoding that cannot be decoded is
   reported in `unchecked` (the headers are still read), never guessed.
 - Kept file (`scan_warc_file(kept_path=...)`): the allowed records' byte ranges copied from
@@ -122,7 +122,8 @@ def _item(record: Any, label: str, max_file_bytes: int) -> WarcItem:
 
 
 def _http(target: str) -> bool:
-    return target[:8].lower().startswith(("http://", "https://")) or "://" not in target
+    """A page's target: http(s) (dns:, metadata://, file:// records are not pages)."""
+    return target[:8].lower().startswith(("http://", "https://"))
 
 
 def _view(record: Any, kind: str, target: str | None, headers: Any, label: str,
@@ -135,7 +136,7 @@ def _view(record: Any, kind: str, target: str | None, headers: Any, label: str,
     content_type = (headers.get("Content-Type") or "").lower()
     if "application/http" in content_type:
         try:
-            record.parse_http(auto_decode="transfer", max_header_len=MAX_HTTP_HEADER)
+            record.parse_http(auto_decode="none", max_header_len=MAX_HTTP_HEADER)
         except Exception as exc:  # noqa: BLE001 - a broken header block is this record's
             return RecordView(target, error=f"HTTP header block unreadable: {short_error(exc)}",
                               **base)
