@@ -317,7 +317,7 @@ def write_report(data: dict, path: Path) -> None:
     text = f"""{BEGIN}
 # Benchmarks
 
-Reproduce with `python bench/run.py` (about 6 minutes; `--quick` for a smoke run). Local
+Reproduce with `python bench/run.py` (about 20 minutes with the instruction counts, 6 without: `--no-instructions`; `--quick` for a smoke run). Local
 servers only; each comparison alternates its contenders, {data['runs']} rounds. Raw numbers,
 every pair: `bench/results/latest.json` (not committed).
 
