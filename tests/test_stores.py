@@ -451,3 +451,35 @@ def test_a_stored_record_fresh_for_ten_days_is_fetched_again(tmp_path):
 
     run(go())
     store.close()
+
+
+_RACE = """
+import sys, time
+from tdm_guard.stores.sqlite import SQLiteStore
+path, start = sys.argv[1], float(sys.argv[2])
+while time.time() < start:
+    pass
+store = SQLiteStore(path)
+states = [store.claim_now(f"http://o{i}.test/robots.txt", 35).state.value for i in range(20)]
+print(store.fault or "", *states)
+"""
+
+
+def test_two_processes_creating_one_sqlite_file_at_once_share_it(tmp_path):
+    # Both switch the new file to WAL at the same instant; SQLite answers the loser "database
+    # is locked" at once (no busy wait), and it used to go on in memory: every policy file
+    # was fetched twice (a flaky two-process test on a loaded machine found it).
+    import subprocess
+    import sys
+    for attempt in range(5):
+        path = tmp_path / f"race{attempt}.sqlite3"
+        start = time.time() + 1.0
+        procs = [subprocess.Popen([sys.executable, "-c", _RACE, str(path), repr(start)],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(2)]
+        outs = [p.communicate(timeout=60) for p in procs]
+        for _, err in outs:
+            assert "going on without it" not in err, err
+        claims = [out.split() for out, _ in outs]
+        for states in zip(*claims, strict=True):  # per URL: exactly one process owns it
+            assert sorted(states) == ["busy", "owner"], claims

@@ -50,6 +50,8 @@ def store_kind(value: str | os.PathLike[str] | None) -> tuple[str, str]:
 
 
 def _path(text: str) -> str:
+    if "\x00" in text:
+        raise StoreError(f"{text!r}: a file name cannot hold a NUL character")
     try:
         return str(Path(text).expanduser())
     except RuntimeError:  # ~user with no such user, or no home directory

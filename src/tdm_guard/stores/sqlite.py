@@ -50,11 +50,33 @@ class SQLiteStore(LocalStore):
             self._failed("cannot be opened", exc)
 
     def _open(self, path: Path) -> None:
+        """Open (and on first use create) the file. Two processes opening a new file at once
+        contend for the switch to WAL, for which SQLite answers "database is locked" at once
+        rather than waiting: that is retried within BUSY_TIMEOUT, or one of them would go on
+        in memory and fetch every file a second time."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        deadline, pause = time.monotonic() + BUSY_TIMEOUT, 0.005
+        while True:
+            last_try = time.monotonic() + pause > deadline
+            try:
+                self._connect(path, need_wal=not last_try)
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or last_try:
+                    raise
+                time.sleep(pause)
+                pause = min(2 * pause, 0.1)
+
+    def _connect(self, path: Path, need_wal: bool = False) -> None:
+        """`need_wal`: a connection whose switch to WAL did not take (SQLite may answer with
+        the old mode instead of an error while another process switches) is tried again; on
+        the last try any journal mode is accepted (a file system without WAL support)."""
         db = sqlite3.connect(str(path), check_same_thread=False, timeout=BUSY_TIMEOUT,
                              isolation_level=None)
         try:
-            db.execute("PRAGMA journal_mode=WAL")
+            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()
+            if need_wal and (mode is None or str(mode[0]).lower() != "wal"):
+                raise sqlite3.OperationalError(f"database is locked (journal mode {mode})")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute(f"CREATE TABLE IF NOT EXISTS {RECORDS} (url TEXT PRIMARY KEY,"
                        " record BLOB NOT NULL, fresh_until REAL NOT NULL,"
