@@ -483,3 +483,22 @@ def test_two_processes_creating_one_sqlite_file_at_once_share_it(tmp_path):
         claims = [out.split() for out, _ in outs]
         for states in zip(*claims, strict=True):  # per URL: exactly one process owns it
             assert sorted(states) == ["busy", "owner"], claims
+
+
+def test_a_file_another_process_published_while_this_one_waited_is_fresh(store):
+    # The reader reads its clock, waits for the store (SQLite's write lock), and meanwhile
+    # another process publishes a file fresh for the full 24 hours from a moment later: that
+    # is a fresh record, not "fresh for more than 24 hours" (which fetched it a second time).
+    from tdm_guard.freshness import MAX_FRESH, fresh_at
+    now = time.time()
+    assert fresh_at(PolicyRecord(good(), now + 0.5 + MAX_FRESH), now)
+    assert not fresh_at(PolicyRecord(good(), now + 3600 + MAX_FRESH), now)  # a clock far ahead
+
+    async def go():
+        claim = await store.claim(URL, 30)
+        await store.publish(URL, PolicyRecord(good(), time.time() + 0.5 + MAX_FRESH),
+                            time.time() + 7200, claim.lease)
+        assert (await store.claim(URL, 30)).state is ClaimState.FRESH
+        await store.aclose()
+
+    run(go())

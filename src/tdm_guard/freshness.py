@@ -44,11 +44,17 @@ _DURATION = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([smhd]?)\s*", re.IGNORECASE
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": DAY}
 
 
+WRITTEN_LATER = 60.0  # a record may be written a moment after a reader read its clock
+
+
 def fresh_at(record: PolicyRecord, now: float, skew: float = 0.0) -> bool:
     """Fresh now, and never for more than 24 hours from now (a record written by a clock set
     ahead, or tampered with, is not trusted for longer than RFC 9309 allows); `skew` is
-    the leeway for a record written on another machine's clock."""
-    return now - skew < record.fresh_until <= now + MAX_FRESH + skew
+    the leeway for a record written on another machine's clock. The 24-hour bound allows
+    WRITTEN_LATER more: a file fetched and published by another process while this reader
+    waited for the store is fresh for 24 hours from a moment after this reader's `now`, and
+    refusing it would fetch every such file twice."""
+    return now - skew < record.fresh_until <= now + MAX_FRESH + max(skew, WRITTEN_LATER)
 
 
 def answered(fetched: Fetched) -> bool:

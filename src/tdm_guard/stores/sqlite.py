@@ -138,6 +138,7 @@ class SQLiteStore(LocalStore):
                 return replace(self._memory.claim_now(url, lease_seconds), local=True)
             try:
                 db.execute("BEGIN IMMEDIATE")
+                now = time.time()  # after waiting for the write lock, not before
                 record = self._select(db, url, now)  # another process may just have published
                 if record is not None and fresh_at(record, now):
                     db.execute("COMMIT")
