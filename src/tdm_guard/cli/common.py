@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from ..freshness import MAX_STALE, Freshness, parse_duration
 from ..model import Profile, Purpose
 from ..signals.files import MAX_FILE_BYTES
 from ..stored import PolicyStore
+from ..stores.atomic import write_atomically  # noqa: F401 - the commands import it from here
 from ..stores.base import default_cache_path
 from ..stores.select import CACHE_ENV, StoreError, default_store, open_store, store_kind
 from ..stores.snapshots import SnapshotStore
@@ -170,14 +170,6 @@ def make_checker(args: argparse.Namespace, evaluator: Evaluator, fetch_pages: bo
 
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write a report whole or not at all (a temporary file, then a rename)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def snapshot_folder(args: argparse.Namespace, command: str) -> SnapshotStore | None:

@@ -31,7 +31,7 @@ from datatrove.data import Document, DocumentsPipeline
 from datatrove.pipeline.filters.base_filter import BaseFilter
 from datatrove.pipeline.readers.base import BaseDiskReader
 
-from ..scan.batch import decide_views
+from ..scan.batch import decide_views, int_or_none, text_or_none
 from ..scan.options import ScanOptions, resolver_for
 from ..scan.records import RecordView
 from ..signals.html import MAX_HEAD_BYTES
@@ -48,12 +48,13 @@ def document_view(doc: Document, url_key: str = "url", date_key: str = "date") -
     date = meta.get(date_key)
     base: dict[str, Any] = {
         "warc_date": None if date is None else str(date), "record_id": doc.id,
-        "input": _text(meta.get("file_path")), "offset": _int(meta.get("warc_offset")),
-        "length": _int(meta.get("warc_length"))}
+        "input": text_or_none(meta.get("file_path")),
+        "offset": int_or_none(meta.get("warc_offset")),
+        "length": int_or_none(meta.get("warc_length"))}
     if not isinstance(url, str):
         return RecordView("" if url is None else str(url),
                           error=f"no URL in metadata[{url_key!r}]", **base)
-    status = _int(meta.get("http_status"))
+    status = int_or_none(meta.get("http_status"))
     headers = _pairs(meta.get("http_headers"))
     if status is None and not headers:
         return RecordView(url, **base)  # a table row: origin policies and declarations
@@ -125,7 +126,7 @@ class TdmGuardWarcReader(BaseDiskReader):
         try:
             for index, item in enumerate(iter_warc(path, name=filepath)):
                 view = item.view
-                if view is None or view.error is not None or not _is_text(view.headers):
+                if view is None or view.error is not None or not _istext_or_none(view.headers):
                     continue
                 with self.track_time():
                     document = self.get_document_from_dict(
@@ -164,7 +165,7 @@ def _content_type(headers: list[tuple[str, str]]) -> str:
     return next((v for k, v in headers if k.lower() == "content-type"), "")
 
 
-def _is_text(headers: list[tuple[str, str]]) -> bool:
+def _istext_or_none(headers: list[tuple[str, str]]) -> bool:
     kind = _content_type(headers).split(";")[0].strip().lower()
     return kind in TEXT_TYPES
 
@@ -190,17 +191,6 @@ def _pairs(value: Any) -> list[tuple[str, str]]:
                 and isinstance(item[0], str) and isinstance(item[1], str):
             out.append((item[0], item[1]))
     return out
-
-
-def _text(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _int(value: Any) -> int | None:
-    try:
-        return None if value is None else int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 __all__ = ["TdmGuardFilter", "TdmGuardWarcReader", "document_view"]

@@ -89,11 +89,12 @@ def views_of(batch: pa.RecordBatch, url_column: str = "url") -> list[RecordView]
             error = "no URL (null)" if url is None else f"URL is not text ({type(url).__name__})"
             url = "" if url is None else str(url)
         views.append(RecordView(
-            url, warc_date=_text(got.get("warc_date")), status=_int(got.get("status")),
+            url, warc_date=text_or_none(got.get("warc_date")),
+            status=int_or_none(got.get("status")),
             headers=_headers(got.get("headers")), body=_bytes(got.get("body")),
-            input=_text(got.get("input")), offset=_int(got.get("offset")),
-            length=_int(got.get("length")), record_id=_text(got.get("record_id")),
-            row=_int(got.get("row")), error=error))
+            input=text_or_none(got.get("input")), offset=int_or_none(got.get("offset")),
+            length=int_or_none(got.get("length")), record_id=text_or_none(got.get("record_id")),
+            row=int_or_none(got.get("row")), error=error))
     return views
 
 
@@ -122,11 +123,13 @@ def decide_views(views: list[RecordView], options: ScanOptions,
     return rows
 
 
-def _text(value: Any) -> str | None:
+def text_or_none(value: Any) -> str | None:
+    """A cell as text (None stays None): the provenance columns of any engine's rows."""
     return None if value is None else str(value)
 
 
-def _int(value: Any) -> int | None:
+def int_or_none(value: Any) -> int | None:
+    """A cell as an int, or None for a missing or unreadable one."""
     try:
         return None if value is None else int(value)
     except (TypeError, ValueError):

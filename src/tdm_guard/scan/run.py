@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..stores.atomic import write_atomically
 from ..urls import try_parse
 from .options import ScanOptions, evaluator_for, resolver_for
 from .records import RecordView, decide_record, error_row
@@ -195,7 +196,7 @@ class Scan:
             if self.options.mode != "captures":
                 resolver_for(self.options).close()
         summary = self.summary()
-        _write_text(self.output / "summary.json", json.dumps(summary, indent=2) + "\n")
+        write_atomically(self.output / "summary.json", json.dumps(summary, indent=2) + "\n")
         return ScanResult(summary, _exit_code(summary))
 
     # -- one input ------------------------------------------------------------------
@@ -235,7 +236,7 @@ class Scan:
             if pending:
                 writer.write_batch(rows_to_batch(pending))
             writer.close()
-            _write_text(counts_path, json.dumps(counts.to_dict()) + "\n")
+            write_atomically(counts_path, json.dumps(counts.to_dict()) + "\n")
             os.replace(tmp, decisions_path)
         finally:
             writer.close()
@@ -367,13 +368,6 @@ def _exit_code(summary: dict[str, Any]) -> int:
     return 1 if summary["reserved"] else 0
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 __all__ = ["AHEAD", "MAX_KEYS", "Counts", "Scan", "ScanResult", "input_format",
