@@ -185,3 +185,32 @@ def test_dechunk_never_raises_and_never_grows(data):
 
     out = dechunk(data)
     assert len(out) <= len(data)
+
+
+def test_a_full_disk_stops_the_scan_with_one_line_and_leaves_no_temporary_files(tmp_path):
+    # RLIMIT_FSIZE makes every write past 40 KB fail as a full disk would (EFBIG instead of
+    # ENOSPC, SIGXFSZ ignored): the kept WARC of a large input cannot be finished.
+    import resource
+    import signal
+    import subprocess
+    import sys
+
+    body = b"<html><head><title>t</title></head><body>" + b"x" * 4000 + b"</body></html>"
+    write_warc(tmp_path / "big.warc.gz",
+               [Page(f"http://a.example/{i}", body=bytes(range(256)) * 16 + body)
+                for i in range(60)])
+    out = tmp_path / "out"
+
+    def limited() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
+
+    proc = subprocess.run([sys.executable, "-m", "tdm_guard.cli", "scan",
+                           str(tmp_path / "big.warc.gz"), "--output", str(out), "--offline"],
+                          capture_output=True, text=True, timeout=120, preexec_fn=limited)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and str(out) in lines[0], proc.stderr
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+    assert not (out / "decisions" / "big.warc.gz.parquet").exists()  # not done: resumable

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..stores.atomic import write_atomically
+from ..stores.atomic import OutputError, write_atomically, writing
 from ..urls import try_parse
 from .options import ScanOptions, evaluator_for, resolver_for
 from .records import RecordView, decide_record, error_row
@@ -210,6 +210,7 @@ class Scan:
         counts = Counts()
         writer = pq.ParquetWriter(tmp, DECISION_SCHEMA)
         pending: list[dict[str, Any]] = []
+        rows: Iterator[dict[str, Any]] | None = None
         try:
             try:
                 fmt = input_format(path, self.fmt)
@@ -221,11 +222,14 @@ class Scan:
                     counts.add(row)
                     pending.append(row)
                     if len(pending) >= ROWS_PER_WRITE:
-                        writer.write_batch(rows_to_batch(pending))
+                        with writing():
+                            writer.write_batch(rows_to_batch(pending))
                         pending = []
                         self.on_event({"event": "progress", "input": path,
                                        "records": counts.records,
                                        "origins": self._origins_resolved()})
+            except OutputError:
+                raise  # the disk's fault, not the input's: the run stops, the input stays undone
             except Exception as exc:  # noqa: BLE001 - the input as a whole: one error row
                 counts.error = _one_line(exc)
                 row = error_row(RecordView("", input=path), counts.error)
@@ -239,6 +243,9 @@ class Scan:
             write_atomically(counts_path, json.dumps(counts.to_dict()) + "\n")
             os.replace(tmp, decisions_path)
         finally:
+            close = getattr(rows, "close", None)
+            if close is not None:  # a reader stopped early (a full disk) removes its temp files
+                close()
             writer.close()
             tmp.unlink(missing_ok=True)
         return counts
@@ -292,12 +299,14 @@ class Scan:
                                                                       resolved)
                     rows.append(decide_record(view, policy, evaluator, resolver.licences,
                                               self.options.as_of_capture, parsed=url))
-                out.write(chunk, rows)
+                with writing():
+                    out.write(chunk, rows)
                 counts.kept += sum(1 for r in rows if r["allowed"] is True)
                 yield from rows
                 if failure is not None and not ahead:
                     break
-            out.commit()  # what was decided is kept, also when the file broke down part way
+            with writing():
+                out.commit()  # what was decided is kept, also when the file broke down part way
             if failure is not None:
                 raise failure
         finally:

@@ -23,6 +23,7 @@ yields one error row for the rest of the file; every record before it is decided
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterator
@@ -33,6 +34,7 @@ from typing import Any, BinaryIO
 from fastwarc.warc import ArchiveIterator, WarcRecordType
 
 from ..signals import files
+from ..stores.atomic import writing
 from .payload import MAX_HTTP_HEADER, read_payload, short_error
 from .records import RecordView
 
@@ -230,7 +232,8 @@ class KeptWriter:
                 data = self.source.read(min(left, 1024 * 1024))
                 if not data:
                     break
-                self.out.write(data)
+                with writing():
+                    self.out.write(data)
                 left -= len(data)
 
 
@@ -280,15 +283,19 @@ def scan_warc_file(path: str | os.PathLike[str], options: Any, kept_path: str | 
         if writer is not None:
             writer.close()
             assert out is not None and tmp is not None and kept_path is not None
-            out.close()
-            os.replace(tmp, kept_path)
+            with writing():
+                out.close()
+                os.replace(tmp, kept_path)
     finally:
-        if out is not None:
-            out.close()
-        if source is not None:
-            source.close()
-        if tmp is not None:
-            tmp.unlink(missing_ok=True)
+        try:
+            if out is not None:
+                with contextlib.suppress(OSError):  # a full disk fails the flush too
+                    out.close()
+            if source is not None:
+                source.close()
+        finally:
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
 
 
 def warc_origins(path: str | os.PathLike[str]) -> Iterator[str]:

@@ -4,6 +4,8 @@ commands' reports and the scan's summaries and counts)."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -15,3 +17,19 @@ def write_atomically(path: Path, text: str) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+class OutputError(OSError):
+    """Writing an output failed (a full disk, a read-only folder): never an input's fault,
+    so a run stops on it instead of recording the input as unreadable."""
+
+
+@contextmanager
+def writing() -> Iterator[None]:
+    """Mark the OSErrors of the block as output errors (`OutputError`)."""
+    try:
+        yield
+    except OutputError:
+        raise
+    except OSError as exc:
+        raise OutputError(exc.errno, exc.strerror or str(exc)) from exc
