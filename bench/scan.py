@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from sections import replace_section
+
 ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- begin bench/scan.py -->", "<!-- end bench/scan.py -->"
 
@@ -255,13 +257,7 @@ def main() -> None:
     print(text)
     if args.write_doc:
         path = ROOT / "docs" / "benchmarks.md"
-        current = path.read_text()
-        if BEGIN in current:  # replace this script's section, keep everything else
-            before, rest = current.split(BEGIN, 1)
-            after = rest.split(END, 1)[1] if END in rest else ""
-            path.write_text(before + text + after.lstrip("\n"))
-        else:
-            path.write_text(current.rstrip("\n") + "\n\n" + text)
+        replace_section(path, BEGIN, END, text)
 
 
 if __name__ == "__main__":
