@@ -182,9 +182,13 @@ def test_property_any_string_parses_or_is_refused_with_a_message(text):
 # -- the fast path (strings that are canonical already) agrees with the full parse ----------
 FAST_HOST = st.lists(st.text(alphabet="abcxyz019-", min_size=1, max_size=8), min_size=1,
                      max_size=4).map(".".join)
+# IPv4-like hosts: numbers in and out of range, leading zeros, too few and too many parts
+IPV4_HOST = st.lists(st.one_of(st.integers(0, 300).map(str),
+                               st.sampled_from(["00", "01", "0x7f", "256", ""])),
+                     min_size=1, max_size=5).map(".".join)
 FAST_URLS = st.builds(
     lambda scheme, host, port, path, query: f"{scheme}://{host}{port}{path}{query}",
-    st.sampled_from(["http", "https", "HTTP"]), FAST_HOST,
+    st.sampled_from(["http", "https", "HTTP"]), st.one_of(FAST_HOST, IPV4_HOST),
     st.sampled_from(["", ":80", ":443", ":8080", ":0", ":065", ":65535", ":65536", ":"]),
     st.text(alphabet="/abc019-._~!$&()*+,;=:@%'\\ ", max_size=16).map(lambda p: "/" + p),
     st.one_of(st.just(""), st.text(alphabet="?abc019-._~!$&()*+,;=:@/'", max_size=10)
@@ -200,3 +204,19 @@ def test_property_the_fast_path_agrees_with_the_full_parse(text):
     if fast is None:
         return
     assert _parse(text) == fast, text
+
+
+@pytest.mark.parametrize("text", ["http://127.0.0.1:8000/p/1.html", "https://10.0.0.255/",
+                                  "http://192.168.1.1/a?b=c"])
+def test_canonical_ipv4_urls_take_the_fast_path(text):
+    from tdm_guard.urls import _fast, _parse
+
+    assert _fast(text) == _parse(text)
+
+
+@pytest.mark.parametrize("text", ["http://127.1/", "http://0x7f.0.0.1/", "http://010.0.0.1/",
+                                  "http://256.0.0.1/", "http://1.2.3.4.5/"])
+def test_ipv4_forms_the_url_standard_rewrites_take_the_full_parse(text):
+    from tdm_guard.urls import _fast
+
+    assert _fast(text) is None

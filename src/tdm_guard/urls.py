@@ -80,11 +80,16 @@ def parse_url(text: str) -> URL:
 
 
 # A URL both parsers leave as it is: lower-case LDH host labels (the last one starting with
-# a letter, so never an IPv4 number; no IDNA `xn--` or `--` labels), a port without leading
+# a letter, so never an IPv4 number; no IDNA `xn--` or `--` labels) or a canonical IPv4
+# address, a port without leading
 # zeros, and a path and non-empty query of characters neither parser encodes or changes
 # (no `%`, `'`, `\\`, spaces, fragment, dot segments). Everything else takes the full path
 # below; tests/test_urls.py checks on random strings that both paths give the same URL.
 _HOST = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?")
+# An IPv4 address as the URL Standard serialises it: four decimal numbers 0-255 without
+# leading zeros (`127.0.0.1`; `127.1`, `0x7f.0.0.1` and `010.0.0.1` take the full path).
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
 _REST = re.compile(r"/[A-Za-z0-9\-._~!$&()*+,;=:@/]*(?:\?[A-Za-z0-9\-._~!$&()*+,;=:@/?]+)?")
 
 
@@ -118,7 +123,8 @@ def _fast(text: str) -> URL | None:
 def _authority(scheme: str, authority: str) -> tuple[str, int | None, str] | None:
     """(host, port, canonical host[:port]) of an authority that needs no normalisation."""
     host, colon, port = authority.partition(":")
-    if len(host) > 253 or "--" in host or _HOST.fullmatch(host) is None:
+    if len(host) > 253 or "--" in host or (
+            _HOST.fullmatch(host) is None and _IPV4.fullmatch(host) is None):
         return None
     if not colon:
         return host, None, host
