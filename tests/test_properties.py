@@ -117,3 +117,52 @@ def test_adding_an_unrelated_group_changes_nothing(rules, path, other):
     after = RobotsTxt.parse(body + f"\nUser-agent: {other}\nDisallow: /\nAllow: /{path}\n")
     probe = url_path("http://h/" + path)
     assert before.access(probe, "mybot").allowed == after.access(probe, "mybot").allowed
+
+
+# -- what the hot path relies on ------------------------------------------------------------
+_TAG_REST_REFERENCE = __import__("re").compile(rb"((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>")
+TAGGY = st.lists(st.sampled_from([b"<", b">", b'"', b"'", b"a", b" ", b"=", b"-", b"\n"]),
+                 max_size=40).map(b"".join)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.one_of(TAGGY, st.binary(max_size=60)))
+def test_the_possessive_tag_end_matches_what_the_plain_pattern_matches(text):
+    """html._TAG_REST takes runs at once and never backtracks; it must find the same tag end
+    as the per-character pattern it replaced, on any bytes."""
+    ours, reference = html._TAG_REST.match(text), _TAG_REST_REFERENCE.match(text)
+    assert (ours and ours.span(1)) == (reference and reference.span(1))
+
+
+SIGNAL_NAMES = ["tdm-reservation", "tdm-policy", "x-robots-tag", "content-usage",
+                "content-signal", "link"]
+HEADER_NAME = st.one_of(
+    st.sampled_from(SIGNAL_NAMES + ["Content-Type", "Server", "Date", "X-Other"]),
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz-", min_size=1, max_size=16)).flatmap(
+    lambda name: st.sampled_from([name, name.upper(), f" {name} ", name.title()]))
+HEADER_VALUE = st.one_of(
+    st.sampled_from(["1", "0", "noai", "googlebot: noai", "train-ai=n", "ai-train=no",
+                     '<https://x.test/l.xml>; rel="license"; type="application/rsl+xml"',
+                     "https://x.test/policy.json"]),
+    st.text(max_size=30))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(HEADER_NAME, HEADER_VALUE), max_size=6))
+def test_a_header_reader_finds_nothing_without_its_header(headers):
+    """decide.Evaluator calls a header reader only when PageResponse.header_names holds its
+    header: each reader must find nothing in headers that lack it, however spelled."""
+    from tdm_guard.decide import _AIPREF_HEADERS, _TDMREP_HEADERS, PageResponse
+    from tdm_guard.signals import rsl
+
+    names = PageResponse(200, headers).header_names
+    url = "https://x.test/a"
+    if not names & _TDMREP_HEADERS:
+        assert tdmrep.header_layer(headers) is None
+    if "x-robots-tag" not in names:
+        assert noai.x_robots_tag_reasons(url, headers, "mybot") == []
+    if not names & _AIPREF_HEADERS:
+        assert aipref.header_reasons(url, headers, True) == []
+        assert aipref.header_reasons(url, headers, False) == []
+    if "link" not in names:
+        assert rsl.link_header_urls(url, headers) == []

@@ -85,6 +85,7 @@ FETCH_PRIORITY = 1000
 # is stopped, not failed, once that much has arrived; Scrapy's download_maxsize (which also
 # bounds decompression) is the core's POLICY_MAX_DECODED, as in the CLI.
 MODES = ("block", "tag")
+_ACTION_STATS = {a: f"tdm_guard/{a}" for a in ("allowed", "blocked", "tagged")}
 _clock = time.monotonic  # the origin-age clock (a module attribute, so tests can move it)
 
 
@@ -101,6 +102,7 @@ class TdmGuardMiddleware:
             raise NotConfigured("TDM_GUARD_ENABLED is false")
         self.crawler = crawler
         self.stats = crawler.stats
+        self._inc = crawler.stats.inc_value  # bound once: one count per page, a hot path
         self.mode = str(settings.get("TDM_GUARD_MODE", "block")).lower()
         if self.mode not in MODES:
             raise SettingError(f"TDM_GUARD_MODE must be 'block' or 'tag', not {self.mode!r}")
@@ -204,7 +206,8 @@ class TdmGuardMiddleware:
             self.stats.inc_value("tdm_guard/skipped")
             return None
         url = self._url(request)
-        policy = await self._origin_policy(url.origin)
+        origin = url.origin
+        policy = self._loaded(origin) or await self._origin_policy(origin)
         decision = self.evaluator.evaluate(url, policy)
         request.meta[META_KEY] = decision
         if not decision.fetch_allowed:
@@ -218,12 +221,13 @@ class TdmGuardMiddleware:
         if _exempt(request) or request.meta.get(OPT_OUT_KEY):
             return response
         url = self._url(request)
-        policy = await self._origin_policy(url.origin)
+        origin = url.origin
+        policy = self._loaded(origin) or await self._origin_policy(origin)
         headers = _signal_headers(response)
-        cap = body_cap(response.body, response.headers.get("Content-Type", b"").decode(
-            "latin-1"), self.max_file_bytes, MAX_HEAD_BYTES)
-        page = PageResponse(response.status, headers, response.body[:cap],
-                            partial=len(response.body) > cap, fetched_at=utc_iso(time.time()))
+        body = response.body
+        cap = body_cap(body, _last_content_type(headers), self.max_file_bytes, MAX_HEAD_BYTES)
+        page = PageResponse(response.status, headers, body[:cap], partial=len(body) > cap,
+                            fetched_at=utc_iso(time.time()))
         licence_urls = page.licence_urls(url.href)
         if licence_urls:
             page = page.with_licences(await self.licences.get_all(licence_urls))
@@ -287,7 +291,7 @@ class TdmGuardMiddleware:
         raise IgnoreRequest(f"tdm-guard: {why} ({', '.join(signals_)}): {decision.url}")
 
     def _record(self, decision: Decision, stage: str, action: str) -> None:
-        self.stats.inc_value(f"tdm_guard/{action}")
+        self._inc(_ACTION_STATS[action])
         self._summary[action] += 1
         if self._audit_failed:
             raise IgnoreRequest(f"tdm-guard: no audit log ({self._audit_failed}): "
@@ -310,6 +314,14 @@ class TdmGuardMiddleware:
             raise IgnoreRequest(f"tdm-guard: no audit log ({exc}): {decision.url}") from None
 
     # -- policy files, once per origin, every waiter gets the real answer -----------------
+    def _loaded(self, origin: str) -> OriginPolicy | None:
+        """The warm path, without a coroutine: the origin's policy while it is fresh."""
+        entry = self._origins.get(origin)
+        if entry is not None and _clock() < entry[1]:
+            self._origins.move_to_end(origin)
+            return entry[0]
+        return None
+
     async def _origin_policy(self, origin: str) -> OriginPolicy:
         entry = self._origins.get(origin)
         if entry is not None:
@@ -505,6 +517,15 @@ def _header_list(response: Response) -> list[tuple[str, str]]:
 
 
 _SIGNAL_HEADERS = frozenset(name.encode() for name in SIGNAL_HEADERS)
+
+
+def _last_content_type(headers: list[tuple[str, str]]) -> str:
+    """The Content-Type Scrapy reports (`response.headers.get`: the last value), from the
+    decoded signal headers."""
+    for key, value in reversed(headers):
+        if key.lower() == "content-type":
+            return value
+    return ""
 
 
 def _signal_headers(response: Response) -> list[tuple[str, str]]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from typing import Any, Generic, TypeVar
 
 from .declarations import DeclarationSet
 from .fetched import Fetched
@@ -32,7 +32,32 @@ from .urls import URL, as_url, policy_file_urls
 SIGNAL_HEADERS = frozenset({
     "content-type", "tdm-reservation", "tdm-policy", "x-robots-tag", "content-usage",
     "content-signal", "link", "content-length", "last-modified", "etag", "date"})
+# the headers each header reader looks for (decide skips a reader whose headers are absent)
+_TDMREP_HEADERS = frozenset({"tdm-reservation", "tdm-policy"})
+_AIPREF_HEADERS = frozenset({"content-usage", "content-signal"})
 SNIFF_BYTES = 4096  # what page evidence keeps at least of a body that is not a file
+
+_T = TypeVar("_T")
+
+
+class cached_attribute(Generic[_T]):  # noqa: N801 - a decorator, named as functools.cached_property
+    """functools.cached_property without its lock (Python 3.11 takes an RLock on every first
+    read; a page's properties are read on one thread): computed once, kept in the instance's
+    `__dict__`, which later reads find first."""
+
+    def __init__(self, func: Any) -> None:
+        self.func = func
+        self.name = func.__name__
+        self.__doc__ = func.__doc__
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> _T:
+        if obj is None:
+            return self  # type: ignore[return-value]
+        value = obj.__dict__[self.name] = self.func(obj)
+        return value
 
 
 @dataclass(frozen=True)
@@ -139,14 +164,14 @@ class PageResponse:
     fetched_at: str | None = None  # when it was read (ISO 8601, UTC): reasons from it name it
     fetches: tuple[Fetched, ...] = ()  # the RSL documents it links to, as fetched (snapshots)
 
-    @cached_property
+    @cached_attribute
     def file(self) -> files.FileKind | None:
         """The file kind of the body (None for HTML, text and unknown bodies)."""
         if "html" in self.content_type:
             return None
         return files.sniff(self.body, self.content_type, self.name)
 
-    @cached_property
+    @cached_attribute
     def head(self) -> html.Head | None:
         if self.file is None and ("html" in self.content_type or not self.content_type):
             return html.scan_head(self.body)
@@ -154,7 +179,7 @@ class PageResponse:
 
     def licence_urls(self, url: str) -> list[str]:
         """The RSL documents this response names (Link header, HTML <link>), to fetch."""
-        found = rsl.link_header_urls(url, self.headers)
+        found = rsl.link_header_urls(url, self.headers) if "link" in self.header_names else []
         if self.head is not None:
             found += rsl.html_link_urls(url, self.head.links)
         return list(dict.fromkeys(found))[:rsl.MAX_DOCUMENTS]
@@ -186,12 +211,18 @@ class PageResponse:
                     page.__dict__[name] = self.__dict__[name]
         return page
 
-    @cached_property
+    @cached_attribute
     def sha256(self) -> str:
         """The sha256 of the evidence's body: what the page's reasons name (its snapshot)."""
         return hashlib.sha256(self.evidence().body).hexdigest()
 
-    @cached_property
+    @cached_attribute
+    def header_names(self) -> frozenset[str]:
+        """The names of the headers present, lower-cased: a signal whose header is absent is
+        not looked for (each header reader finds nothing in headers without its own)."""
+        return frozenset(name.strip().lower() for name, _ in self.headers)
+
+    @cached_attribute
     def content_type(self) -> str:
         for name, value in self.headers:
             if name.lower() == "content-type":
@@ -284,9 +315,10 @@ class Evaluator:
                                     page.name, page.partial, self.trust_anchors)
             unchecked += found.unchecked
 
+        names = page.header_names if page is not None else frozenset()
         tdm_reasons, policy = tdmrep.layered_reasons(
             url, origin.tdmrep, path,
-            tdmrep.header_layer(page.headers) if page else None,
+            tdmrep.header_layer(page.headers) if names & _TDMREP_HEADERS else None,
             tdmrep.meta_layer(head.metas) if head else None,
             found.document if found else None,
         )
@@ -304,8 +336,11 @@ class Evaluator:
             reasons += self.declarations.licensed_rsl(rsl_reasons, url, self.purpose)
             unchecked += rsl_unchecked
         if page is not None:
-            reasons += noai.x_robots_tag_reasons(url, page.headers, self.agent)
-            reasons += aipref.header_reasons(url, page.headers, self.profile is Profile.STRICT)
+            if "x-robots-tag" in names:
+                reasons += noai.x_robots_tag_reasons(url, page.headers, self.agent)
+            if names & _AIPREF_HEADERS:
+                reasons += aipref.header_reasons(url, page.headers,
+                                                 self.profile is Profile.STRICT)
             if head is not None:
                 reasons += noai.robots_meta_reasons(url, head.metas, self.agent)
         by_host = len(reasons)  # declarations matched by host: from no fetched file
