@@ -26,7 +26,6 @@ from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
-import ada_url
 from w3lib.url import safe_url_string
 
 from .signals.patterns import normalize
@@ -149,6 +148,8 @@ def _parse(text: str) -> URL:
     if scheme.group(1).lower() not in SCHEMES:
         raise InvalidURL(f"unsupported scheme {scheme.group(1)!r} in {raw!r} "
                          "(only http and https)")
+    import ada_url  # here, not at import: canonical URLs (`_fast`) never need it
+
     try:
         safe = safe_url_string(raw)
         href = ada_url.normalize_url(safe)

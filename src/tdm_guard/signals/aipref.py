@@ -35,13 +35,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-
-from http_sfv import Dictionary
-from http_sfv.item import Item
-from http_sfv.types import Token
+from typing import TYPE_CHECKING
 
 from ..model import CONTENT_SIGNAL, CONTENT_USAGE, Purpose, Reason
 from .patterns import PathPattern
+
+if TYPE_CHECKING:
+    from http_sfv import Dictionary
 
 VOCAB_DRAFT = "draft-ietf-aipref-vocab-08"
 ATTACH_DRAFT = "draft-ietf-aipref-attach-05"
@@ -82,6 +82,8 @@ class Preference:
 
 def _dictionary(value: str | bytes) -> Dictionary | None:
     """An RFC 9651 Dictionary, or None when the value does not parse as one."""
+    from http_sfv import Dictionary  # here: a crawl whose pages send no preference never needs it
+
     raw = value.encode("latin-1", "replace") if isinstance(value, str) else value
     parsed = Dictionary()
     try:
@@ -93,6 +95,9 @@ def _dictionary(value: str | bytes) -> Dictionary | None:
 
 def _token(item: object) -> str | None:
     """The Token value of a dictionary member, or None (inner lists, strings, booleans...)."""
+    from http_sfv.item import Item
+    from http_sfv.types import Token
+
     if isinstance(item, Item) and isinstance(item.value, Token):
         return str(item.value)
     return None

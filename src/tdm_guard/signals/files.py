@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 
 from ..model import IPTC, Reason
 from .tdmrep import LayerValue
-from .xmp import INSTALL_HINT, parse_xmp
 
 MAX_FILE_BYTES = 16 * 1024 * 1024  # default download cap for files (`--max-file-bytes`)
 
@@ -205,6 +204,8 @@ _XMP_WHERE = {"jpeg": "JPEG APP1 XMP", "png": "PNG iTXt XML:com.adobe.xmp",
 
 def image_xmp(kind: FileKind, data: bytes) -> tuple[bytes | None, str | None]:
     """The XMP packet of an image, read with Pillow: (packet or None, problem or None)."""
+    from .xmp import INSTALL_HINT
+
     try:
         from PIL import Image, UnidentifiedImageError
     except ImportError:
@@ -245,6 +246,8 @@ def read_file(source: str, body: bytes, content_type: str = "", name: str = "",
     elif kind.name == "pdf":
         result = pdf.read_pdf(source, data, partial)
         found.unchecked += result.unchecked
+        from .xmp import INSTALL_HINT
+
         if any(INSTALL_HINT in u for u in result.unchecked):
             found.unchecked.append(f"iptc: {INSTALL_HINT}")
         found.document, found.document_notes = result.layer, result.notes
@@ -263,6 +266,8 @@ def read_file(source: str, body: bytes, content_type: str = "", name: str = "",
 
 def _iptc(found: FileFindings, source: str, xmp: bytes, where: str) -> None:
     from . import iptc
+    from .xmp import parse_xmp
+
     packet = parse_xmp(xmp)
     if packet.problem and not packet.tolerant:
         found.unchecked.append(f"{IPTC}: {where}: {packet.problem}")
