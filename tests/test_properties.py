@@ -128,9 +128,10 @@ TAGGY = st.lists(st.sampled_from([b"<", b">", b'"', b"'", b"a", b" ", b"=", b"-"
 @settings(max_examples=1000, deadline=None)
 @given(st.one_of(TAGGY, st.binary(max_size=60)))
 def test_the_possessive_tag_end_matches_what_the_plain_pattern_matches(text):
-    """html._TAG_REST takes runs at once and never backtracks; it must find the same tag end
-    as the per-character pattern it replaced, on any bytes."""
-    ours, reference = html._TAG_REST.match(text), _TAG_REST_REFERENCE.match(text)
+    """html._REST takes runs at once and never backtracks; it must find the same tag end as
+    the per-character pattern it replaced, on any bytes."""
+    rest = __import__("re").compile(b"(" + html._REST + b")>")
+    ours, reference = rest.match(text), _TAG_REST_REFERENCE.match(text)
     assert (ours and ours.span(1)) == (reference and reference.span(1))
 
 
@@ -166,3 +167,25 @@ def test_a_header_reader_finds_nothing_without_its_header(headers):
         assert aipref.header_reasons(url, headers, False) == []
     if "link" not in names:
         assert rsl.link_header_urls(url, headers) == []
+
+
+HTMLISH = st.lists(st.sampled_from([
+    b"<", b">", b"/", b"<!--", b"-->", b"<script", b"</script>", b"</SCRIPT >", b"<meta",
+    b"<META", b"<link", b"<LiNk", b"<head>", b"</head>", b"</head >", b"</HEAD>", b"<body",
+    b"<BODY", b"<bodyx", b"<Script", b" name=",
+    b" NAME=", b"robots", b" content=", b"noai", b'"', b"'", b" type=application/ld+json",
+    b' type="application/rsl+xml"', b" rel=license", b" href=/l", b"&amp;", b"x", b" ",
+    b"\n", b"=", b"{}", b"\xff"]), max_size=40).map(b"".join)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(HTMLISH, st.binary(max_size=200)), st.sampled_from([html.MAX_HEAD_BYTES, 7, 40]))
+def test_the_token_scan_reads_every_head_as_the_tag_by_tag_scan_did(body, limit):
+    """html.scan_head reads a head as one token pattern; the reference is the tag-by-tag
+    tokenizer it replaced (tests/html_reference.py): the same metas, JSON-LD, links, inline
+    RSL, truncation and end, on any bytes and any limit."""
+    from dataclasses import asdict
+
+    from html_reference import scan_head as reference
+
+    assert asdict(html.scan_head(body, limit)) == asdict(reference(body, limit))

@@ -19,14 +19,20 @@ from dataclasses import dataclass, field
 
 MAX_HEAD_BYTES = 512 * 1024
 
-_TAG = re.compile(rb"<(!--|script\b|meta\b|link\b|/head\s*>|body\b)", re.IGNORECASE)
 # The rest of a tag, to its `>` (quoted values may hold `>`). Possessive: runs of plain
 # characters are taken at once and never given back (the alternatives start with different
-# characters, so this matches exactly what `((?:[^>"']|"[^"]*"|'[^']*')*)>` does, in one
-# pass instead of a repeat per character).
-_TAG_REST = re.compile(rb"((?:[^>\"']++|\"[^\"]*+\"|'[^']*+')*+)>")
+# characters, so this matches exactly what `(?:[^>"']|"[^"]*"|'[^']*')*` does, in one pass
+# instead of a repeat per character, and an unclosed quote fails in linear time).
+_REST = rb"(?:[^>\"']++|\"[^\"]*+\"|'[^']*+')*+"
+# One token of the head, whole: a comment, a script with its content, a meta or link tag,
+# or where the head ends. Each part after the keyword is optional, so an unterminated
+# comment, tag or script still matches (its group is None) and ends the scan.
+_TOKEN = re.compile(
+    rb"<(?:!--(?:.*?(-->))?"  # 1: set when the comment is closed
+    rb"|script\b(?:(" + _REST + rb")>(.*?)</script\s*>)?"  # 2: attributes, 3: content
+    rb"|(meta|link)\b(?:(" + _REST + rb")>)?"  # 4: which, 5: attributes
+    rb"|/head\s*>|body\b)", re.IGNORECASE | re.DOTALL)
 _ATTR = re.compile(r"""([^\s=/>"']+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?""", re.ASCII)
-_SCRIPT_END = re.compile(rb"</script\s*>", re.IGNORECASE)
 
 
 @dataclass
@@ -54,49 +60,40 @@ def scan_head(body: bytes, limit: int = MAX_HEAD_BYTES) -> Head:
     """Extract meta tags and JSON-LD from the head of `body` (at most `limit` bytes)."""
     text = body[:limit]
     head = Head()
-    pos = 0
-    while True:
-        tag = _TAG.search(text, pos)
-        if tag is None:
-            head.truncated = len(body) > limit
-            head.end = min(len(body), limit + 1)  # one more byte tells `truncated`
-            return head
-        kind = tag.group(1).lower()
-        if kind == b"!--":
-            end = text.find(b"-->", tag.end())
-            if end < 0:
-                break
-            pos = end + 3
+    for token in _TOKEN.finditer(text):
+        first = text[token.start() + 1]  # the byte after "<" tells which token this is
+        if first == 0x21:  # "<!--"
+            if token.group(1) is None:
+                break  # an unterminated comment
             continue
-        if kind.startswith(b"/head") or kind == b"body":
-            head.end = tag.end() + 1  # `body\b` looked at one byte more
+        if first in b"/bB":  # "</head>" or "<body"
+            head.end = token.end() + 1  # `body\b` looked at one byte more
             return head
-        rest = _TAG_REST.match(text, tag.end())
-        if rest is None:
-            break
-        pos = rest.end()
-        raw = rest.group(1)
-        if kind == b"meta":
+        if first in b"sS":  # a script: its content is never tags
+            raw = token.group(2)
+            if raw is None:
+                break  # an unterminated tag or script
+            script_type = _attrs(raw).get("type", "").split(";")[0].strip().lower()
+            if script_type == "application/ld+json":
+                head.jsonld.append(token.group(3).decode("utf-8", "replace"))
+            elif script_type == "application/rsl+xml" and len(head.rsl) < 8:
+                head.rsl.append(token.group(3).decode("utf-8", "replace"))
+            continue
+        raw = token.group(5)
+        if raw is None:
+            break  # an unterminated tag
+        if first in b"mM":
             if b"name" in raw.lower():  # <meta charset>, <meta http-equiv>: no name, no signal
                 attrs = _attrs(raw)
                 if "name" in attrs:
                     head.metas.append((attrs["name"].strip().lower(), attrs.get("content", "")))
-            continue
-        if kind == b"link":
-            # only licence links are read (RSL); a stylesheet's attributes are not parsed
-            if len(head.links) < 100 and b"licen" in raw.lower():
-                head.links.append(_attrs(raw))
-            continue
-        attrs = _attrs(raw)
-        close = _SCRIPT_END.search(text, pos)  # a script: its content is never tags
-        if close is None:
-            break
-        script_type = attrs.get("type", "").split(";")[0].strip().lower()
-        if script_type == "application/ld+json":
-            head.jsonld.append(text[pos:close.start()].decode("utf-8", "replace"))
-        elif script_type == "application/rsl+xml" and len(head.rsl) < 8:
-            head.rsl.append(text[pos:close.start()].decode("utf-8", "replace"))
-        pos = close.end()
+        # only licence links are read (RSL); a stylesheet's attributes are not parsed
+        elif len(head.links) < 100 and b"licen" in raw.lower():
+            head.links.append(_attrs(raw))
+    else:
+        head.truncated = len(body) > limit
+        head.end = min(len(body), limit + 1)  # one more byte tells `truncated`
+        return head
     head.truncated = True
     head.end = len(text)
     return head
