@@ -125,3 +125,44 @@ def test_any_records_written_read_back_as_one_intact_chain(tmp_path, records):
     for line in read:
         assert chain.feed(line) is None and line.record is not None
     assert len(read) == len(records) and chain.intact
+
+
+ROBOTS_BODIES = st.sampled_from([
+    b"User-agent: *\nDisallow: /p\n", b"User-agent: *\nAllow: /\n",
+    b"User-agent: GPTBot\nDisallow: /\n", b"User-agent: *\nContent-Usage: train-ai=n\n",
+    b"User-agent: *\nContent-Usage: /p train-ai=y\nContent-Signal: ai-train=no\n", b""])
+
+
+def _origin(robots: bytes | None, tdmrep: str) -> OriginPolicy:
+    base = "https://a.example"
+    robots_fetch = None if robots is None else Fetched(
+        base + "/robots.txt", 200, [], robots, fetched_at=1.0e9)
+    tdm = {"404": Fetched(base + "/.well-known/tdmrep.json", 404, fetched_at=1.0e9),
+           "down": Fetched(base + "/.well-known/tdmrep.json", error="timed out",
+                           fetched_at=1.0e9),
+           "reserve": Fetched(base + "/.well-known/tdmrep.json", 200, [],
+                              b'[{"location": "/*", "tdm-reservation": 1}]', fetched_at=1.0e9),
+           "none": None}[tdmrep]
+    return OriginPolicy.from_fetches(base, robots_fetch, tdm, not_consulted="offline")
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.one_of(st.none(), ROBOTS_BODIES), st.sampled_from(["404", "down", "reserve", "none"]),
+       st.lists(HEADS, max_size=8), st.lists(st.tuples(NAMES, VALUES), max_size=5),
+       st.sampled_from(["/p", "/q?x=1", "/robots.txt"]), st.booleans(), st.booleans())
+def test_a_decision_after_download_is_the_same_with_or_without_the_one_before(
+        robots, tdmrep, parts, headers, path, fail_closed, other_url):
+    """The crawl's response stage passes the request stage's decision (`before=`) so the
+    origin's part is not computed twice: the answer must be exactly the one computed from
+    scratch, and a `before` for another URL or origin must be ignored."""
+    evaluator = Evaluator("tdm-guard", fail_closed=fail_closed,
+                          declarations=DeclarationSet.load())
+    origin = _origin(robots, tdmrep)
+    url = "https://a.example" + path
+    page = PageResponse(200, headers, b"".join(parts), fetched_at="2026-01-01T00:00:00")
+    before = evaluator.evaluate("https://a.example/other" if other_url else url,
+                                origin if not other_url else _origin(b"", "404"))
+    fresh = evaluator.evaluate(url, origin, page).to_dict()
+    reused = evaluator.evaluate(url, origin, page, before=before).to_dict()
+    fresh.pop("checked_at"), reused.pop("checked_at")
+    assert reused == fresh

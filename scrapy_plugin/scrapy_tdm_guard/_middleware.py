@@ -231,7 +231,7 @@ class TdmGuardMiddleware:
         licence_urls = page.licence_urls(url.href)
         if licence_urls:
             page = page.with_licences(await self.licences.get_all(licence_urls))
-        decision = self.evaluator.evaluate(url, policy, page)
+        decision = self.evaluator.evaluate(url, policy, page, before=request.meta.get(META_KEY))
         request.meta[META_KEY] = decision
         if not decision.allowed:
             if self.mode == "block":

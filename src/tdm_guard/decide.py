@@ -269,26 +269,11 @@ class Evaluator:
         self.profile = Profile(profile)
         self.declarations = declarations if declarations is not None else DeclarationSet.load()
 
-    # -- the one entry point --------------------------------------------------------
-    def evaluate(
-        self,
-        url: URL | str,
-        origin: OriginPolicy,
-        page: PageResponse | None = None,
-        page_note: str | None = None,
-    ) -> Decision:
-        """Decide for `url` from its origin's policy files and, after download, its response.
-
-        `url` is parsed by the one URL model (`urls.parse_url`): a string that is not an http(s)
-        URL raises `InvalidURL`. `page_note` says why the page was not read; it is reported
-        (in `unchecked`) when fetching is allowed: a page robots.txt forbids is never read.
-        """
-        target = url if type(url) is URL else as_url(url)
-        url = target.href
-        path = target.path
+    def _origin_part(self, origin: OriginPolicy, path: str) -> tuple[list[Reason], list[str]]:
+        """The reasons and unchecked lines that depend only on the URL's path and the
+        origin's files: robots.txt, and an unreachable tdmrep.json."""
         reasons: list[Reason] = []
         unchecked: list[str] = []
-
         robots = origin.robots
         if robots is None:
             unchecked.append(f"robots.txt: {origin.not_consulted or 'not consulted'}")
@@ -307,6 +292,36 @@ class Evaluator:
                 unchecked.append(
                     f"tdmrep.json: unreachable ({origin.tdmrep.detail}); read as no file "
                     "(TDMRep), --fail-closed reads it as a reservation")
+        return reasons, unchecked
+
+    # -- the one entry point --------------------------------------------------------
+    def evaluate(
+        self,
+        url: URL | str,
+        origin: OriginPolicy,
+        page: PageResponse | None = None,
+        page_note: str | None = None,
+        before: Decision | None = None,
+    ) -> Decision:
+        """Decide for `url` from its origin's policy files and, after download, its response.
+
+        `url` is parsed by the one URL model (`urls.parse_url`): a string that is not an http(s)
+        URL raises `InvalidURL`. `page_note` says why the page was not read; it is reported
+        (in `unchecked`) when fetching is allowed: a page robots.txt forbids is never read.
+        `before`: this evaluator's decision for the same URL and `origin` before download
+        (the crawl's request stage); what depends only on the URL and the origin's files
+        (robots.txt, an unreachable tdmrep.json) is taken from it, not computed again.
+        """
+        target = url if type(url) is URL else as_url(url)
+        url = target.href
+        path = target.path
+        basis = before.basis if before is not None else None
+        if basis is not None and basis[0] is self and basis[1] is origin and basis[2] == url:
+            reasons, unchecked = list(basis[3]), list(basis[4])
+        else:
+            reasons, unchecked = self._origin_part(origin, path)
+        if page is None:
+            origin_part = (self, origin, url, tuple(reasons), tuple(unchecked))
 
         head = page.head if page is not None else None
         found = None
@@ -374,6 +389,8 @@ class Evaluator:
                             unchecked)
         if page is not None:
             decision.content_type = page.content_type or None
+        else:
+            decision.basis = origin_part
         if self.keep_inputs:
             decision.inputs = Inputs(url, origin, page, page_note)
         if page_note and decision.fetch_allowed:

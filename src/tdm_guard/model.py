@@ -190,6 +190,9 @@ class Decision:
     # snapshots (the evidence a decision can be re-derived from); None for `undecided`.
     inputs: Any = field(default=None, repr=False, compare=False)
     content_type: str | None = field(default=None, repr=False, compare=False)  # the page's
+    # What a decision before download read from the origin's files alone (`Evaluator.evaluate`
+    # with `before=`): reused after download for the same URL; never serialised.
+    basis: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def undecided(cls, url: str, agent: str, purpose: Purpose | str, error: str) -> Decision:
