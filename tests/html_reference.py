@@ -3,43 +3,20 @@ commit dc908e9), kept only as the reference a property test holds the fast scan 
 
 from __future__ import annotations
 
-import html as _html
 import re
-from dataclasses import dataclass, field
 
-MAX_HEAD_BYTES = 512 * 1024
+# Head and the attribute reader did not change: only the tokenizer is the reference's own.
+from tdm_guard.signals.html import MAX_HEAD_BYTES, Head, _attrs
 
 _TAG = re.compile(rb"<(!--|script\b|meta\b|link\b|/head\s*>|body\b)", re.IGNORECASE)
 _TAG_REST = re.compile(rb"((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>")
-_ATTR = re.compile(r"""([^\s=/>"']+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?""", re.ASCII)
 _SCRIPT_END = re.compile(rb"</script\s*>", re.IGNORECASE)
 
 
-@dataclass
-class ReferenceHead:
-    metas: list[tuple[str, str]] = field(default_factory=list)  # (lower-cased name, content)
-    jsonld: list[str] = field(default_factory=list)
-    links: list[dict[str, str]] = field(default_factory=list)  # <link> attributes (RSL)
-    rsl: list[str] = field(default_factory=list)  # inline <script type="application/rsl+xml">
-    truncated: bool = False  # the limit or broken markup ended the scan before the head did
-    end: int = 0  # how many bytes of the body the scan depended on
-
-
-def _attrs(raw: bytes) -> dict[str, str]:
-    out: dict[str, str] = {}
-    text = raw.decode("utf-8", "replace")  # one decode per tag, not per attribute
-    for name, dq, sq, bare in _ATTR.findall(text):
-        key = name.lower()
-        if key not in out:  # HTML: the first occurrence of an attribute wins
-            value = dq or sq or bare
-            out[key] = _html.unescape(value) if "&" in value else value
-    return out
-
-
-def scan_head(body: bytes, limit: int = MAX_HEAD_BYTES) -> ReferenceHead:
+def scan_head(body: bytes, limit: int = MAX_HEAD_BYTES) -> Head:
     """Extract meta tags and JSON-LD from the head of `body` (at most `limit` bytes)."""
     text = body[:limit]
-    head = ReferenceHead()
+    head = Head()
     pos = 0
     while True:
         tag = _TAG.search(text, pos)
