@@ -207,7 +207,7 @@ class TdmGuardMiddleware:
             return None
         url = self._url(request)
         origin = url.origin
-        policy = self._loaded(origin) or await self._origin_policy(origin)
+        policy = self._loaded(origin) or await self._load_policy(origin)
         decision = self.evaluator.evaluate(url, policy)
         request.meta[META_KEY] = decision
         if not decision.fetch_allowed:
@@ -222,7 +222,7 @@ class TdmGuardMiddleware:
             return response
         url = self._url(request)
         origin = url.origin
-        policy = self._loaded(origin) or await self._origin_policy(origin)
+        policy = self._loaded(origin) or await self._load_policy(origin)
         headers = _signal_headers(response)
         body = response.body
         cap = body_cap(body, _last_content_type(headers), self.max_file_bytes, MAX_HEAD_BYTES)
@@ -315,20 +315,20 @@ class TdmGuardMiddleware:
 
     # -- policy files, once per origin, every waiter gets the real answer -----------------
     def _loaded(self, origin: str) -> OriginPolicy | None:
-        """The warm path, without a coroutine: the origin's policy while it is fresh."""
+        """The warm path, without a coroutine, store or I/O: the origin's policy while it is
+        fresh (an expired one is dropped here; `_load_policy` reads it again)."""
         entry = self._origins.get(origin)
-        if entry is not None and _clock() < entry[1]:
+        if entry is None:
+            return None
+        if _clock() < entry[1]:
             self._origins.move_to_end(origin)
             return entry[0]
+        del self._origins[origin]
         return None
 
-    async def _origin_policy(self, origin: str) -> OriginPolicy:
-        entry = self._origins.get(origin)
-        if entry is not None:
-            if _clock() < entry[1]:  # the warm path: no store, no I/O
-                self._origins.move_to_end(origin)
-                return entry[0]
-            del self._origins[origin]
+    async def _load_policy(self, origin: str) -> OriginPolicy:
+        """The cold path (after `_loaded` found nothing): load the origin's files once, every
+        other request for it waiting for that load."""
         waiters = self._waiting.get(origin)
         if waiters is not None:
             # One Deferred per waiter, fired with the policy itself: a shared Deferred

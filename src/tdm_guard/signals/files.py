@@ -244,10 +244,10 @@ def read_file(source: str, body: bytes, content_type: str = "", name: str = "",
         elif xmp is not None:
             _iptc(found, source, xmp, _XMP_WHERE.get(kind.name, "XMP"))
     elif kind.name == "pdf":
-        result = pdf.read_pdf(source, data, partial)
-        found.unchecked += result.unchecked
         from .xmp import INSTALL_HINT
 
+        result = pdf.read_pdf(source, data, partial)
+        found.unchecked += result.unchecked
         if any(INSTALL_HINT in u for u in result.unchecked):
             found.unchecked.append(f"iptc: {INSTALL_HINT}")
         found.document, found.document_notes = result.layer, result.notes
