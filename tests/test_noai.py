@@ -1,3 +1,5 @@
+import pytest
+
 from tdm_guard.signals.noai import parse_x_robots_tag, robots_meta_reasons, x_robots_tag_reasons
 
 
@@ -32,3 +34,33 @@ def test_meta_robots_and_agent_meta():
     metas = [("robots", "index, follow"), ("otherbot", "noai"), ("ourbot", "NoImageAI")]
     assert [r.evidence for r in robots_meta_reasons("https://x/", metas, "OurBot")] == [
         '<meta name="ourbot" content="NoImageAI">']
+
+
+@pytest.mark.parametrize("body", [
+    b"<html><head><meta name='x' content='" + b"a" * 600_000,  # an unclosed quote
+    b"<html><head><!-- never closed <meta name=robots content=noai>",
+    b"<html><head>" + b"<meta name=a content=b>" * 30_000,  # no </head> in 512 KiB
+])
+def test_a_head_the_scan_could_not_finish_is_named_in_unchecked(body):
+    """A head cut short (the 512 KiB read, or markup left unterminated) may hide meta tags
+    after the cut: the decision says so instead of a silent allowed."""
+    from tdm_guard import Evaluator, OriginPolicy, PageResponse
+    from tdm_guard.declarations import DeclarationSet
+    from tdm_guard.signals.html import MAX_HEAD_BYTES
+
+    page = PageResponse(200, [("Content-Type", "text/html")], body[:MAX_HEAD_BYTES],
+                        partial=len(body) > MAX_HEAD_BYTES)
+    decision = Evaluator("mybot", declarations=DeclarationSet()).evaluate(
+        "https://a.test/p", OriginPolicy("https://a.test"), page)
+    assert any(line.startswith("HTML head: read to byte") for line in decision.unchecked)
+
+
+def test_a_head_that_ends_is_not_named_in_unchecked():
+    from tdm_guard import Evaluator, OriginPolicy, PageResponse
+    from tdm_guard.declarations import DeclarationSet
+
+    page = PageResponse(200, [("Content-Type", "text/html")],
+                        b"<html><head><meta name=description content=d></head><body>x")
+    decision = Evaluator("mybot", declarations=DeclarationSet()).evaluate(
+        "https://a.test/p", OriginPolicy("https://a.test"), page)
+    assert not any(line.startswith("HTML head") for line in decision.unchecked)

@@ -174,7 +174,7 @@ class PageResponse:
     @cached_attribute
     def head(self) -> html.Head | None:
         if self.file is None and ("html" in self.content_type or not self.content_type):
-            return html.scan_head(self.body)
+            return html.scan_head(self.body, partial=self.partial)
         return None
 
     def licence_urls(self, url: str) -> list[str]:
@@ -358,6 +358,12 @@ class Evaluator:
                                                  self.profile is Profile.STRICT)
             if head is not None:
                 reasons += noai.robots_meta_reasons(url, head.metas, self.agent)
+                if head.truncated:
+                    # "allowed" never hides a signal that could not be read
+                    unchecked.append(
+                        f"HTML head: read to byte {head.end} only (markup left unterminated, "
+                        f"or the first {html.MAX_HEAD_BYTES // 1024} KiB read); meta tags "
+                        "after that are not seen")
         by_host = len(reasons)  # declarations matched by host: from no fetched file
         reasons += self.declarations.reasons(target, self.purpose)
         by_host = range(by_host, len(reasons))

@@ -56,8 +56,10 @@ def _attrs(raw: bytes) -> dict[str, str]:
     return out
 
 
-def scan_head(body: bytes, limit: int = MAX_HEAD_BYTES) -> Head:
-    """Extract meta tags and JSON-LD from the head of `body` (at most `limit` bytes)."""
+def scan_head(body: bytes, limit: int = MAX_HEAD_BYTES, partial: bool = False) -> Head:
+    """Extract meta tags and JSON-LD from the head of `body` (at most `limit` bytes).
+    `partial`: `body` is the first part of a larger document (a download cut at its cap),
+    so a head still open where it ends is `truncated` too."""
     text = body[:limit]
     head = Head()
     for token in _TOKEN.finditer(text):
@@ -91,7 +93,7 @@ def scan_head(body: bytes, limit: int = MAX_HEAD_BYTES) -> Head:
         elif len(head.links) < 100 and b"licen" in raw.lower():
             head.links.append(_attrs(raw))
     else:
-        head.truncated = len(body) > limit
+        head.truncated = len(body) > limit or partial
         head.end = min(len(body), limit + 1)  # one more byte tells `truncated`
         return head
     head.truncated = True
