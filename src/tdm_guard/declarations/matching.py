@@ -38,6 +38,8 @@ _NAME_FIELDS = frozenset({"recordLabel", "publisher", "producer", "copyrightHold
 
 @dataclass
 class DeclarationSet:
+    """The loaded declarations and licences, indexed by host."""
+
     declarations: list[Declaration] = field(default_factory=list)
     licences: list[Licence] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # files that could not be loaded

@@ -26,6 +26,8 @@ class PolicyError(ValueError):
 
 @dataclass(frozen=True)
 class DomainMatcher:
+    """A declaration's host: pages under `domain` are the entity's."""
+
     domain: str
     entity: str
     coverage: str
@@ -35,6 +37,8 @@ class DomainMatcher:
 
 @dataclass(frozen=True)
 class NameMatcher:
+    """A label or publisher name (with aliases) that identifies the entity's content."""
+
     kind: str  # label | publisher
     name: str
     names: frozenset[str]  # normalised name and aliases
@@ -45,6 +49,8 @@ class NameMatcher:
 
 @dataclass(frozen=True)
 class NoticeMatcher:
+    """A notice pattern (a regex, e.g. a copyright line) read in the named metadata fields."""
+
     fields: frozenset[str]
     regex: re.Pattern[str]
     confidence: str
@@ -52,6 +58,8 @@ class NoticeMatcher:
 
 @dataclass(frozen=True)
 class Declaration:
+    """One published opt-out (policies/*.json): who reserved what, for which purposes."""
+
     id: str
     title: str
     rightsholder: str
@@ -80,6 +88,9 @@ class Declaration:
 
 @dataclass(frozen=True)
 class Licence:
+    """A licence the user holds: it exempts content from a declaration, or was obtained under
+    an RSL document."""
+
     id: str
     declaration: str | None  # the declaration it exempts from, or None (an RSL licence)
     licensee: str

@@ -17,6 +17,8 @@ from .robots import product_token
 
 @dataclass(frozen=True)
 class Agent:
+    """A known crawler or user agent, with what its operator uses it for."""
+
     name: str
     kind: str  # crawler | control | user-triggered | search | tool | ai-data
     purposes: frozenset[Purpose]

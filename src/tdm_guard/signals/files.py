@@ -28,6 +28,8 @@ MAX_FILE_BYTES = 16 * 1024 * 1024  # default download cap for files (`--max-file
 
 @dataclass(frozen=True)
 class FileKind:
+    """What a body is (sniffed from its bytes, type and name)."""
+
     name: str  # jpeg, png, webp, gif, tiff, heif, pdf, epub, audio, video
     mime: str
     image: bool = False
@@ -191,6 +193,8 @@ def complete_prefix(kind: FileKind, data: bytes) -> bytes:
 # -- reading ------------------------------------------------------------------------
 @dataclass
 class FileFindings:
+    """What one file's embedded metadata said (reasons, TDMRep layer, notes)."""
+
     kind: FileKind | None
     reasons: list[Reason] = field(default_factory=list)
     document: tuple[str, str, LayerValue] | None = None  # TDMRep's last layer (EPUB, PDF)

@@ -37,6 +37,8 @@ _ATTR = re.compile(r"""([^\s=/>"']+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)
 
 @dataclass
 class Head:
+    """What the scan of an HTML head found."""
+
     metas: list[tuple[str, str]] = field(default_factory=list)  # (lower-cased name, content)
     jsonld: list[str] = field(default_factory=list)
     links: list[dict[str, str]] = field(default_factory=list)  # <link> attributes (RSL)

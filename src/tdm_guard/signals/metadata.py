@@ -23,6 +23,8 @@ MAX_DEPTH = 12
 
 @dataclass(frozen=True)
 class MetaValue:
+    """One rights-bearing metadata value read from a page or file."""
+
     field: str  # recordLabel, publisher, ..., TCOP, TPRO, TPUB
     value: str
     where: str  # "JSON-LD" or "ID3"

@@ -96,6 +96,8 @@ class Line:
 
 @dataclass(frozen=True)
 class Rule:
+    """One Allow or Disallow line with its parsed path pattern."""
+
     line: Line
     allow: bool
     pattern: PathPattern
@@ -160,6 +162,8 @@ class RuleList:
 
 @dataclass
 class Group:
+    """One robots.txt group: its user-agent lines, rules and usage statements."""
+
     agents: list[Line] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
     statements: list[Line] = field(default_factory=list)  # content-usage, content-signal

@@ -81,6 +81,8 @@ class RslLicence:
 
 @dataclass(frozen=True)
 class RslContent:
+    """One RSL `<content>` element: the URLs it covers and their licences."""
+
     url: str
     server: str | None
     licences: tuple[RslLicence, ...]

@@ -40,6 +40,8 @@ MAX_TDMREP_BYTES = 1024 * 1024
 
 @dataclass(frozen=True)
 class TdmRule:
+    """One rule of a tdmrep.json array, in file order."""
+
     index: int  # 1-based position in the array
     location: str
     pattern: PathPattern
