@@ -8,6 +8,14 @@ ORIGINS > 1 the pages are spread over that many host names (o0.bench.test, ...),
 through the benchmark server acting as an HTTP forward proxy (`http_proxy`, set by run.py).
 The parent measures the whole process's CPU time (getrusage of the child); the figures
 printed here are the crawl's own, from start to close, for comparison.
+
+`peak_queued` is the most requests the scheduler held at once: it tells which of Scrapy's
+two regimes the crawl ran in. With the downloader full (any real latency), the start
+requests wait in the scheduler (a peak near PAGES); when responses come back faster than
+Scrapy starts requests (a local server, no latency), each start request is scheduled and
+taken at once (a peak of 1 or 2), and Scrapy's own work per request differs (a priority
+queue made and dropped per request, fewer objects for the garbage collector to walk).
+Crawls compared must run in the same regime; run.py checks it.
 """
 
 from __future__ import annotations
@@ -53,6 +61,12 @@ def main() -> None:
         raise SystemExit(f"mode must be stock, block or tag, not {mode!r}")
     process = CrawlerProcess(settings=settings)
     crawler = process.create_crawler(SiteSpider)
+    peak = [0]
+
+    def scheduled(request: scrapy.Request, spider: object = None) -> None:
+        peak[0] = max(peak[0], len(crawler.engine._slot.scheduler) + 1)  # sent before enqueue
+
+    crawler.signals.connect(scheduled, signal=scrapy.signals.request_scheduled)
     t0, c0 = time.perf_counter(), os.times()
     process.crawl(crawler, start_urls=start_urls(base, pages, origins))
     process.start()
@@ -62,6 +76,7 @@ def main() -> None:
         "wall": t1 - t0,
         "cpu": (c1.user - c0.user) + (c1.system - c0.system),
         "items": stats.get("item_scraped_count", 0),
+        "peak_queued": peak[0],
         "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }))
 
