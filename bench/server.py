@@ -65,11 +65,19 @@ def make_handler(latency: float) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+class QuietServer(ThreadingHTTPServer):
+    """A crawl that ends closes its kept-alive connections: not an error worth a traceback."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--latency", type=float, default=0.0)
     args = parser.parse_args()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), make_handler(args.latency))
+    server = QuietServer(("127.0.0.1", 0), make_handler(args.latency))
     server.daemon_threads = True
     server.request_queue_size = 256
     print(server.server_address[1], flush=True)
