@@ -316,9 +316,10 @@ def instruction_rows(ins: dict | None) -> str:
     """The callgrind table: what CPU time on this machine cannot resolve."""
     if not ins:
         return "(instruction counts not measured: valgrind not found, or --no-instructions)\n"
-    rows = ["Instructions executed (valgrind callgrind; one crawl per mode, deterministic to "
-            "about 0.3%: two stock crawls of 300 pages differed by that much), the measure "
-            "that resolves a 3% target here:", "",
+    rows = ["Instructions executed (valgrind callgrind; one crawl per mode; without latency "
+            "they repeat to about 0.3%, two stock crawls of 300 pages differed by that much, "
+            "with it to about 1%, see below), the measure that resolves a 3% target here:",
+            "",
             "| crawl | server latency (regime) | stock | tdm-guard | ratio | start-up added | "
             "per page added | target | |",
             "|---|---|---|---|---|---|---|---|---|"]
