@@ -352,7 +352,9 @@ def regime_text(ins: dict | None) -> str:
         "garbage collector: each collection its allocations trigger also walks the queued "
         "requests (with 50 ms latency, natively, block crawls ran about 5% more "
         "young-generation collections than stock: 1,217 to 1,264 against 1,176 to 1,194). "
-        "The queued figure is the one that holds for a real crawl, and the harsher here.")
+        "The difference is about half a point of the ratio, near the queued count's own "
+        "variation, so the cause is not settled; the queued figure is the one that holds for "
+        "a real crawl.")
 
 
 def targets_text(ins: dict) -> str:
