@@ -15,7 +15,7 @@ requests wait in the scheduler (a peak near PAGES); when responses come back fas
 Scrapy starts requests (a local server, no latency), each start request is scheduled and
 taken at once (a peak of 1 or 2), and Scrapy's own work per request differs (a priority
 queue made and dropped per request, fewer objects for the garbage collector to walk).
-Crawls compared must run in the same regime; run.py checks it.
+Crawls compared must run in the same regime; run.py names it in each table.
 """
 
 from __future__ import annotations

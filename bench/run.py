@@ -79,7 +79,7 @@ CRAWL_MODES = ("stock", "block", "tag")
 # regime (each start request scheduled and taken at once), and which regime a crawl falls
 # into is then a race: stock crawls mostly queued their requests and tdm-guard crawls mostly
 # did not, so their ratio compared different work (2026-12-02). The latency keeps every
-# crawl in the same, realistic regime (crawl.py's `peak_queued` shows it; run.py checks).
+# crawl in the same, realistic regime (crawl.py's `peak_queued` shows it; the tables name it).
 CRAWL_LATENCY = 0.05
 # Under callgrind Scrapy runs about 50 times slower, so the latency that keeps its
 # downloader full is scaled to match.
@@ -153,13 +153,13 @@ def bench_crawl(runs: int, pages: int, origins: int) -> dict:
     return summary
 
 
-def callgrind_crawls(pages: int, origins: int,
-                     latency: float = CALLGRIND_LATENCY) -> dict[str, int]:
+def callgrind_crawls(pages: int, origins: int, latency: float = CALLGRIND_LATENCY
+                     ) -> tuple[dict[str, int], dict[str, int]]:
     """Instructions executed by one crawl per mode, counted by valgrind's callgrind: the
     same program on the same input executes the same instructions however busy the machine
     is (two stock runs differed by 0.3% here), so this resolves what CPU time cannot on a
     shared machine. The three modes run at once (the count does not depend on the load).
-    Also each crawl's scheduler peak, under "peak_queued"."""
+    Returns the counts and each crawl's scheduler peak, by mode."""
     server, port = start_server(latency)
     base = f"http://127.0.0.1:{port}"
     env = bench_env(port if origins > 1 else None)
@@ -187,15 +187,16 @@ def callgrind_crawls(pages: int, origins: int,
                 peaks[mode] = printed["peak_queued"]
     finally:
         server.terminate()
-    return counts | {"peak_queued": peaks}  # type: ignore[dict-item]
+    return counts, peaks
 
 
 def bench_instructions(pages: int, origins: int,
                        latency: float = CALLGRIND_LATENCY) -> dict:
-    full = callgrind_crawls(pages, origins, latency)
-    start = callgrind_crawls(1, min(origins, 1), latency)
+    full, peaks = callgrind_crawls(pages, origins, latency)
+    start, _ = callgrind_crawls(1, min(origins, 1), latency)
     out: dict = {"pages": pages, "origins": origins, "full": full, "one_page": start,
-                 "latency": latency, "regime": regime(list(full["peak_queued"].values()), pages)}
+                 "latency": latency, "peak_queued": peaks,
+                 "regime": regime(list(peaks.values()), pages)}
     for mode in ("block", "tag"):
         out[mode] = {
             "ratio": full[mode] / full["stock"],
@@ -270,8 +271,7 @@ def machine() -> str:
 
 def verdict(value: float, target: float, pairs: list[float] | None = None) -> str:
     over = (value / target - 1) * 100
-    met = "met" if value <= target else f"missed by {over:.1f}%" if over >= 0.1 \
-        else f"missed by {over:.2f}%"
+    met = "met" if value <= target else f"missed by {over:.{1 if over >= 0.1 else 2}f}%"
     if pairs and min(pairs) <= target <= max(pairs):
         return f"{met} (pairs {min(pairs):.3f}–{max(pairs):.3f} straddle the target)"
     return met
@@ -288,7 +288,7 @@ race at start-up, and it was not the same race for both: of 8 crawls without lat
 stock ones mostly queued (scheduler peaks of 1,025 to 1,169) and the tdm-guard ones mostly
 did not (peaks of 1, one of 104), so the CPU ratios published before compared different
 work (tdm-guard at 0.92 of stock on one origin was that, not a saving). With latency every
-crawl queues (peaks 1,169 to 1,170), as any crawl of real sites does; the callgrind rows
+crawl queues (the regime each table names), as any crawl of real sites does; the callgrind rows
 scale the latency to valgrind's slower Scrapy. The last rows are the same crawl without
 latency, where callgrind's slow Scrapy always runs in lock-step. With latency the count
 is less exact: how many responses each turn of the reactor finds depends on timing, so the
@@ -350,7 +350,7 @@ def regime_text(ins: dict | None) -> str:
         f"Per page tdm-guard adds more in the queued regime ({queued['per_page_extra'] / 1e3:.0f} k "
         f"instructions against {lock['per_page_extra'] / 1e3:.0f} k in lock-step), most likely the "
         "garbage collector: each collection its allocations trigger also walks the queued "
-        "requests (with 50 ms latency, natively, block crawls ran about 5% more "
+        "requests (on 2026-12-02, with 50 ms latency, natively, block crawls ran about 5% more "
         "young-generation collections than stock: 1,217 to 1,264 against 1,176 to 1,194). "
         "The difference is about half a point of the ratio, near the queued count's own "
         "variation, so the cause is not settled; the queued figure is the one that holds for "
@@ -566,7 +566,7 @@ def main() -> None:
               flush=True)
         instructions = {"one": bench_instructions(pages, 1),
                         "many": bench_instructions(pages, 200),
-                        # the harsher case beside it: no latency, Scrapy in lock-step
+                        # beside it: no latency, Scrapy in lock-step
                         "one_no_latency": bench_instructions(pages, 1, 0.0)}
     print("3/4 warm decisions ...", file=sys.stderr, flush=True)
     decisions = bench_decisions()

@@ -28,6 +28,7 @@ from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet.defer import Deferred, DeferredList
 
+import tdm_guard
 from tdm_guard import (
     Decision,
     Evaluator,
@@ -132,20 +133,18 @@ class TdmGuardMiddleware:
             raise SettingError("TDM_GUARD_SNAPSHOTS needs TDM_GUARD_AUDIT_LOG (the log names "
                                "each snapshot a decision used)")
         self.audit: AuditLog | None = None
-        self.snapshots: SnapshotStore | None = None
-        if snapshots:
-            from tdm_guard import SnapshotStore
-            self.snapshots = SnapshotStore(snapshots)
+        # tdm_guard's lazy names: the audit-log modules load only for a crawl that keeps one
+        self.snapshots: SnapshotStore | None = \
+            tdm_guard.SnapshotStore(snapshots) if snapshots else None
         self.evaluator.keep_inputs = self.snapshots is not None  # what each decision read
         try:
-            if audit_path:  # the audit log's modules load only for a crawl that keeps one
-                from tdm_guard import AuditLog
-                self.audit = AuditLog(audit_path)
+            if audit_path:
+                self.audit = tdm_guard.AuditLog(audit_path)
                 if self.snapshots is not None:
                     self.snapshots.create()
                 self.audit.start_run("scrapy-tdm-guard", self.evaluator, self.snapshots,
                                      mode=self.mode)
-        except _audit_errors() as exc:  # SnapshotError too: no crawl without its evidence
+        except tdm_guard.AuditLogError as exc:  # SnapshotError too: no crawl without its evidence
             logger.error("tdm-guard: TDM_GUARD_AUDIT_LOG: %s", exc)
             raise
         self._audit_failed = ""
@@ -303,7 +302,7 @@ class TdmGuardMiddleware:
             self.audit.write_decision(decision, self.snapshots, stage=stage, action=action,
                                       mode=self.mode)
             decision.inputs = None  # kept: the page's bytes need not live on in meta
-        except _audit_errors() as exc:  # or SnapshotError: the evidence is incomplete
+        except tdm_guard.AuditLogError as exc:  # or SnapshotError: the evidence is incomplete
             # The audit log is the evidence: without it nothing more is fetched or delivered.
             self.audit = None
             self.stats.inc_value("tdm_guard/audit_log/errors")
@@ -465,13 +464,6 @@ class TdmGuardMiddleware:
             await self.store.aclose()
         finally:
             self.store.close()
-
-
-def _audit_errors() -> type[Exception]:
-    """AuditLogError (SnapshotError is one), imported only where an audit log is kept."""
-    from tdm_guard import AuditLogError
-
-    return AuditLogError
 
 
 def _expires(fresh_until: float) -> float:
