@@ -146,6 +146,29 @@ def test_tag_mode(mixed, tmp_path):
     assert stats["tdm_guard/blocked"] == 8
 
 
+def test_an_audit_log_that_fills_mid_crawl_counts_only_what_was_delivered(tmp_path):
+    """The disk fills under the audit log: the spider closes, every item delivered has its
+    line in the log, and `tdm_guard/allowed` counts those items, not the decisions that were
+    made but could not be logged (those are `tdm_guard/dropped/no_audit_log`)."""
+    site = Site()
+    site.add("/robots.txt", Resp(200, "User-agent: *\nDisallow: /private/\n"))
+    pages = [f"/open/{i}" for i in range(60)]
+    for path in pages:
+        site.add(path, html())
+    with serving(site):
+        proc = run_crawl(tmp_path, urls(site, pages), fsize=12000, CONCURRENT_REQUESTS=4)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "out.json").read_text())
+    stats, items = result["stats"], result["items"]
+    assert stats["finish_reason"] == "tdm_guard_audit_log_failed"
+    records = decision_records((tmp_path / "audit.jsonl").read_text())
+    logged = {r["url"] for r in records if r["action"] == "allowed"}
+    assert {i["url"] for i in items} <= logged
+    assert stats["tdm_guard/allowed"] == len(items) == len(logged)
+    assert stats["tdm_guard/dropped/no_audit_log"] >= 1
+    assert f"{stats['tdm_guard/dropped/no_audit_log']} dropped (no audit log)" in proc.stderr
+
+
 def test_robots_5xx_blocks_the_whole_origin(tmp_path):
     site = Site()
     site.add("/robots.txt", Resp(503, "<html>Service Unavailable</html>"))

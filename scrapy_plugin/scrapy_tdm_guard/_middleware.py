@@ -84,6 +84,7 @@ FETCH_PRIORITY = 1000
 # bounds decompression) is the core's POLICY_MAX_DECODED, as in the CLI.
 MODES = ("block", "tag")
 _ACTION_STATS = {a: f"tdm_guard/{a}" for a in ("allowed", "blocked", "tagged")}
+_DROPPED_STAT = "tdm_guard/dropped/no_audit_log"  # decided, but its audit-log line failed
 _clock = time.monotonic  # the origin-age clock (a module attribute, so tests can move it)
 
 
@@ -291,27 +292,39 @@ class TdmGuardMiddleware:
         raise IgnoreRequest(f"tdm-guard: {why} ({', '.join(signals_)}): {decision.url}")
 
     def _record(self, decision: Decision, stage: str, action: str) -> None:
+        """Count the decision and write it to the audit log. Without its log line nothing
+        is fetched or delivered: an allowed or tagged request is then dropped, and counted
+        as `tdm_guard/dropped/no_audit_log`, not as what its decision said."""
+        if self._audit_failed:
+            self._no_evidence(decision, action, self._audit_failed)
+        if self.audit is not None:
+            try:
+                self.audit.write_decision(decision, self.snapshots, stage=stage, action=action,
+                                          mode=self.mode)
+                decision.inputs = None  # kept: the page's bytes need not live on in meta
+            except tdm_guard.AuditLogError as exc:  # or SnapshotError: the evidence is incomplete
+                # The audit log is the evidence: without it nothing more is fetched or delivered.
+                self.audit = None
+                self.stats.inc_value("tdm_guard/audit_log/errors")
+                logger.error("tdm-guard: %s; closing the spider (every decision so far is in "
+                             "the log)", exc)
+                self._audit_failed = str(exc)
+                deferred_from_coro(self.crawler.engine.close_spider_async(
+                    reason="tdm_guard_audit_log_failed"))
+                self._no_evidence(decision, action, self._audit_failed)
         self._inc(_ACTION_STATS[action])
         self._summary[action] += 1
-        if self._audit_failed:
-            raise IgnoreRequest(f"tdm-guard: no audit log ({self._audit_failed}): "
-                                f"{decision.url}")
-        if self.audit is None:
-            return
-        try:
-            self.audit.write_decision(decision, self.snapshots, stage=stage, action=action,
-                                      mode=self.mode)
-            decision.inputs = None  # kept: the page's bytes need not live on in meta
-        except tdm_guard.AuditLogError as exc:  # or SnapshotError: the evidence is incomplete
-            # The audit log is the evidence: without it nothing more is fetched or delivered.
-            self.audit = None
-            self.stats.inc_value("tdm_guard/audit_log/errors")
-            logger.error("tdm-guard: %s; closing the spider (every decision so far is in "
-                         "the log)", exc)
-            self._audit_failed = str(exc)
-            deferred_from_coro(self.crawler.engine.close_spider_async(
-                reason="tdm_guard_audit_log_failed"))
-            raise IgnoreRequest(f"tdm-guard: no audit log ({exc}): {decision.url}") from None
+
+    def _no_evidence(self, decision: Decision, action: str, why: str) -> NoReturn:
+        """Drop a request whose decision cannot be logged. A blocked one is still counted as
+        blocked (it was refused either way); any other is counted as dropped."""
+        if action == "blocked":
+            self._inc(_ACTION_STATS[action])
+            self._summary[action] += 1
+        else:
+            self._inc(_DROPPED_STAT)
+            self._summary["dropped"] += 1
+        raise IgnoreRequest(f"tdm-guard: no audit log ({why}): {decision.url}")
 
     # -- policy files, once per origin, every waiter gets the real answer -----------------
     def _loaded(self, origin: str) -> OriginPolicy | None:
@@ -449,10 +462,11 @@ class TdmGuardMiddleware:
         blocked = ", ".join(f"{k.split('/', 1)[1]}: {v}" for k, v in sorted(s.items())
                             if k.startswith("blocked/"))
         logger.info(
-            "tdm-guard (%s mode, agent %s, purpose %s): %d allowed, %d blocked%s, %d tagged; "
+            "tdm-guard (%s mode, agent %s, purpose %s): %d allowed, %d blocked%s, %d tagged%s; "
             "%d policy-file responses, %d from the cache, %d policy-file errors",
             self.mode, self.agent, self.evaluator.purpose.value, s["allowed"], s["blocked"],
-            f" ({blocked})" if blocked else "", s["tagged"], s["policy_files"],
+            f" ({blocked})" if blocked else "", s["tagged"],
+            f", {s['dropped']} dropped (no audit log)" if s["dropped"] else "", s["policy_files"],
             s["policy_files_cached"], s["policy_file_errors"])
         shared = self.files.events
         if shared and self.store.name != "memory":
