@@ -58,6 +58,9 @@ def sample_files(media: Path) -> dict[str, tuple[bytes, str, bool]]:
         "reserved.pdf": (mf.pdf_with_xmp(media / "base" / "basic.pdf", mf.tdm_xmp("1")),
                          "application/pdf", False),
         "plain.pdf": (read("base/basic.pdf"), "application/pdf", True),
+        # a PDF its server labels text/html: read as the PDF it begins as (files.file_kind)
+        "mislabelled.pdf": (mf.pdf_with_xmp(media / "base" / "basic.pdf", mf.tdm_xmp("1")),
+                            "text/html; charset=utf-8", False),
         "sony.mp3": (id3_mp3("(P) 2019 Sony Music Entertainment"), "audio/mpeg", False),
         "broken.mp4": (read("c2pa/malformed/nested_moov_1000.mp4"), "video/mp4", True),
     }
@@ -122,7 +125,7 @@ def test_block_mode_drops_reserved_files(served, tmp_path):
     assert delivered == sorted(n for n, (_, _, ok) in samples.items() if ok)
     assert stats["tdm_guard/blocked/c2pa"] >= 3 and stats["tdm_guard/blocked/iptc"] >= 3
     assert stats["tdm_guard/blocked/tdmrep-epub"] == 1
-    assert stats["tdm_guard/blocked/tdmrep-pdf"] == 1
+    assert stats["tdm_guard/blocked/tdmrep-pdf"] == 2  # reserved.pdf, mislabelled.pdf
 
 
 def test_check_caps_the_download_and_says_so(served, cli):

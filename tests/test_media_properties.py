@@ -123,3 +123,28 @@ def test_deep_nesting_and_wide_documents_are_bounded():
     assert len(doc.contents) == rsl.MAX_CONTENTS
     deep_xmp = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'>" + b"<a>" * 200_000
     assert xmp.parse_xmp(deep_xmp).problem is not None
+
+
+# -- which reader reads a body: the one rule (files.file_kind) ----------------------------
+HTML_TYPES = ["text/html", "text/html; charset=utf-8", "TEXT/HTML", "application/xhtml+xml"]
+SIGNATURES = [m for m in MAGIC if not m.startswith(b"ID3")]  # ID3 is read from every body
+
+
+@SETTINGS
+@given(st.binary(max_size=2048), st.sampled_from(HTML_TYPES))
+def test_a_body_served_as_html_is_a_file_only_when_it_begins_like_one(rest, content_type):
+    # A page may mention "%PDF-" or "ftyp" anywhere; it begins with markup or text.
+    for lead in (b"<", b" <", b"\xef\xbb\xbf<", b"\xff\xfe<\x00", b"hello "):
+        assert files.file_kind(lead + rest, content_type) is None
+        assert files.body_cap(lead + rest, content_type, 10, 100) == 100
+    for magic in SIGNATURES:
+        kind = files.file_kind(magic + rest, content_type)
+        assert kind is not None and kind == files.sniff(magic + rest)
+        assert files.body_cap(magic + rest, content_type, 10, 100) == 100  # both readers
+        assert files.body_cap(magic + rest, content_type, 1000, 100) == 1000
+
+
+@SETTINGS
+@given(st.binary(max_size=2048), st.sampled_from(KINDS + ["text/plain", "application/json"]))
+def test_a_body_not_served_as_html_is_sniffed(body, content_type):
+    assert files.file_kind(body, content_type) == files.sniff(body, content_type)

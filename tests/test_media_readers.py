@@ -194,6 +194,37 @@ def test_pdf_xmp_reservation_and_policy(media, compress):
                           "<tdm:policy>https://p.example/p</tdm:policy>")
 
 
+def blank_pdf(tmp_path):
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(72, 72)
+    path = tmp_path / "blank.pdf"
+    writer.write(path)
+    return path
+
+
+@pytest.mark.parametrize("content_type", ["text/html", "text/html; charset=utf-8",
+                                          "application/xhtml+xml", "application/pdf",
+                                          "application/octet-stream", "text/plain", ""])
+def test_a_pdf_is_read_as_a_pdf_whatever_it_is_served_as(tmp_path, content_type):
+    # a server that labels a PDF text/html does not hide the reservation inside it
+    body = mf.pdf_with_xmp(blank_pdf(tmp_path), mf.tdm_xmp("1", "https://p.example/p"))
+    d = decide(body, content_type=content_type)
+    (r,) = reasons(d, "tdmrep-pdf")
+    assert d.allowed is False and r.reserved and d.policy == "https://p.example/p"
+
+
+def test_a_page_served_as_html_that_mentions_a_file_signature_is_read_as_html():
+    body = (b"<!DOCTYPE html><html><head><title>What %PDF-1.7 and ftyp mean</title>"
+            b"<meta name='robots' content='noai'></head><body>%PDF-1.7</body></html>")
+    d = decide(body, content_type="text/html")
+    assert d.allowed is False and reasons(d, "noai-meta")
+    assert not [u for u in d.unchecked if "PDF" in u]  # not read as a PDF at all
+    # untyped, it is sniffed ("%PDF-" in its first KiB) and read both ways: still reserved
+    assert decide(body).allowed is False and reasons(decide(body), "noai-meta")
+
+
 def test_w3c_pdf_example_and_the_epub_namespace(media):
     example = (media / "tdmrep" / "w3c-example.pdf-xmp.xml").read_bytes()
     d = decide(mf.pdf_with_xmp(media / "base" / "basic.pdf", example))

@@ -166,14 +166,17 @@ class PageResponse:
 
     @cached_attribute
     def file(self) -> files.FileKind | None:
-        """The file kind of the body (None for HTML, text and unknown bodies)."""
-        if "html" in self.content_type:
-            return None
-        return files.sniff(self.body, self.content_type, self.name)
+        """The file kind of the body (None for HTML, text and unknown bodies), by the one rule
+        (`files.file_kind`: a body served as HTML is a file only if it begins like one)."""
+        return files.file_kind(self.body, self.content_type, self.name)
 
     @cached_attribute
     def head(self) -> html.Head | None:
-        if self.file is None and ("html" in self.content_type or not self.content_type):
+        """The scanned HTML head: of a body served as HTML (even one that begins like a file:
+        both are read), or of an untyped body that does not begin like a file (one that only
+        mentions "%PDF-" is read both ways)."""
+        if "html" in self.content_type or (
+                not self.content_type and files.signature(bytes(self.body[:64])) is None):
             return html.scan_head(self.body, partial=self.partial)
         return None
 

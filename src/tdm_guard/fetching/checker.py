@@ -144,11 +144,13 @@ class Checker:
         note = None
         if page.location:
             note = f"HTTP {page.status} redirect to {page.location} not followed; check that URL"
-        body = page.body
-        if len(body) > self.max_file_bytes and files.sniff(body[:1024]) is not None:
-            body = body[:self.max_file_bytes]
-        response = PageResponse(page.status, page.headers, body, partial=page.truncated,
-                                fetched_at=page.fetched_at_iso)
+        response = PageResponse(page.status, page.headers, page.body,
+                                partial=page.truncated, fetched_at=page.fetched_at_iso)
+        cap = files.body_cap(page.body, response.content_type, self.max_file_bytes,
+                             MAX_HEAD_BYTES)
+        if len(page.body) > cap:  # what the readers take; what was cut makes it partial
+            response = PageResponse(page.status, page.headers, page.body[:cap], partial=True,
+                                    fetched_at=page.fetched_at_iso)
         licence_urls = response.licence_urls(url.href)
         if licence_urls:
             response = response.with_licences(await self.origins.licence_files(licence_urls))

@@ -49,8 +49,8 @@ def read_payload(reader: Any, headers: list[tuple[str, str]],
             if not chunk:
                 break
             raw += len(chunk)
-            cap = MAX_HEAD_BYTES if files.sniff(bytes(out[:1024]), content_type) is None \
-                else max_file_bytes
+            cap = files.body_cap(bytes(out[:1024]), content_type, max_file_bytes,
+                                 MAX_HEAD_BYTES)
             out += decoder(chunk, max(cap - len(out), 0) + CHUNK)
             if files.enough(out, content_type, MAX_HEAD_BYTES, max_file_bytes) \
                     or raw >= MAX_RAW_READ:

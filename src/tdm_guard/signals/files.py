@@ -1,8 +1,10 @@
 """Files: what kind a response body or a local file is, which embedded-reservation readers
 apply to it, and when a download has read enough.
 
-- `sniff`: the kind from the first bytes (magic numbers), else from the media type or the
-  file name; HTML and text are not files.
+- `file_kind`: the one rule every entry point asks: a body served as HTML is a file too only
+  when it begins with a file's signature; any other body, `sniff`: the kind from the first
+  bytes (magic numbers), else from the media type or the file name; HTML and text are not
+  files.
 - `read_file`: runs the readers for the kind: XMP (`iptc`) in JPEG, PNG, WebP, TIFF, GIF and
   PDF; TDMRep in EPUB (`epub`) and PDF (`pdf`); C2PA/CAWG (`c2pa`) in images, audio, video
   and PDF. ID3 is read once, by `metadata.from_id3`, for the declarations. Without the
@@ -100,6 +102,31 @@ def _magic(head: bytes) -> FileKind | None:
     return None
 
 
+def signature(head: bytes) -> FileKind | None:
+    """The kind a body's own first bytes declare, from signatures that begin at byte 0 and
+    that no HTML document begins with: not MP3 frame sync (a UTF-16 byte-order mark matches
+    it), not ID3 (read from every body anyway, `metadata.from_id3`), not "%PDF-" after byte 0
+    (a page about PDFs may say it)."""
+    if head[:1] in (b"<", b"", b" ", b"\n", b"\r", b"\t", b"\xef"):  # most HTML: at once
+        return None
+    if head.startswith(b"%PDF-"):
+        return _BY_MIME["application/pdf"]
+    kind = _magic(head)
+    if kind is None or kind.mime == "audio/mpeg" or kind.mime == "application/pdf":
+        return None
+    return kind
+
+
+def file_kind(body: bytes, content_type: str = "", name: str = "") -> FileKind | None:
+    """The one rule for which file reader, if any, reads a body (every entry point asks it).
+    A body served as HTML is read as HTML; it is read as a file as well only when it begins
+    with a file's own signature (`signature`): a PDF served as `text/html` still has its
+    embedded reservations read, its head is scanned too. Any other body: `sniff`."""
+    if "html" in content_type.lower():
+        return signature(bytes(body[:64]))
+    return sniff(body, content_type, name)
+
+
 def sniff(body: bytes, content_type: str = "", name: str = "") -> FileKind | None:
     """The file kind of a body: magic numbers first, then the media type, then the name.
     None for HTML, text and anything else that is not a file these readers know."""
@@ -162,9 +189,11 @@ def enough(prefix: bytes, content_type: str = "", head_limit: int = 512 * 1024,
     """True once `prefix` (the first bytes of a download) holds what the readers need: an
     HTML head's first `head_limit` bytes, a file's first `file_limit`, or sooner a JPEG/PNG's
     metadata when it carries no C2PA manifest."""
-    kind = sniff(prefix[:1024], content_type)
+    kind = file_kind(prefix[:1024], content_type)
     if kind is None:
         return len(prefix) >= head_limit
+    if "html" in content_type.lower() and len(prefix) < head_limit:
+        return False  # served as HTML: its head is scanned as well
     if len(prefix) >= file_limit:
         return True
     if kind is JPEG:
@@ -294,6 +323,8 @@ def body_cap(body: bytes, content_type: str, max_file_bytes: int = MAX_FILE_BYTE
              head_limit: int = 512 * 1024) -> int:
     """How many bytes of a response the readers take: a file's `max_file_bytes`, or an HTML
     head's `head_limit` (for callers that hold the whole body, such as Scrapy)."""
-    if "html" not in content_type.lower() and sniff(body[:1024], content_type) is not None:
-        return max_file_bytes
-    return head_limit
+    if file_kind(body[:1024], content_type) is None:
+        return head_limit
+    if "html" in content_type.lower():
+        return max(max_file_bytes, head_limit)  # a file served as HTML: both readers
+    return max_file_bytes
