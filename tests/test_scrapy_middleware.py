@@ -109,6 +109,30 @@ def test_response_signals_and_opt_out():
     assert crawler.stats.get_value("tdm_guard/skipped") == 1
 
 
+def test_decision_counts_reach_the_stats_in_batches_and_all_by_close():
+    from scrapy_tdm_guard._middleware import STATS_BATCH
+
+    mw, crawler, _ = make()
+    pages = STATS_BATCH + 10
+
+    async def crawl():
+        for i in range(pages):
+            request = Request(f"http://example.org/p/{i}")
+            await mw.process_request(request)
+            response = HtmlResponse(request.url, body=b"<head></head>", request=request)
+            await mw.process_response(request, response)
+        with pytest.raises(IgnoreRequest):
+            await mw.process_request(Request("http://example.org/private/1"))
+
+    asyncio.run(crawl())
+    # while the crawl runs, the stats lag by less than one batch
+    assert STATS_BATCH <= crawler.stats.get_value("tdm_guard/allowed") <= pages
+    asyncio.run(mw._spider_closed(reason="finished"))
+    assert crawler.stats.get_value("tdm_guard/allowed") == pages
+    assert crawler.stats.get_value("tdm_guard/blocked") == 1
+    assert crawler.stats.get_value("tdm_guard/tagged") is None
+
+
 def test_settings_are_read_once_and_checked():
     with pytest.raises(NotConfigured):
         make({"TDM_GUARD_ENABLED": False})

@@ -18,6 +18,7 @@ import logging
 import os
 import time
 from collections import Counter, OrderedDict
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
 from urllib.parse import urljoin
 
@@ -59,7 +60,6 @@ from tdm_guard.scrapy_settings import (
 from tdm_guard.signals.files import MAX_FILE_BYTES, body_cap
 from tdm_guard.signals.html import MAX_HEAD_BYTES
 from tdm_guard.signals.robots import MAX_ROBOTS_BYTES
-from tdm_guard.signals.rsl import MAX_RSL_BYTES
 from tdm_guard.signals.tdmrep import MAX_TDMREP_BYTES
 from tdm_guard.urls import URL, policy_file_urls, sent_origin
 
@@ -83,8 +83,12 @@ FETCH_PRIORITY = 1000
 # is stopped, not failed, once that much has arrived; Scrapy's download_maxsize (which also
 # bounds decompression) is the core's POLICY_MAX_DECODED, as in the CLI.
 MODES = ("block", "tag")
-_ACTION_STATS = {a: f"tdm_guard/{a}" for a in ("allowed", "blocked", "tagged")}
-_DROPPED_STAT = "tdm_guard/dropped/no_audit_log"  # decided, but its audit-log line failed
+# The per-decision counts, kept in `_summary` and added to Scrapy's stats every STATS_BATCH
+# decisions and when the spider closes (before Scrapy dumps its stats); "dropped": decided,
+# but its audit-log line failed.
+_ACTION_STATS = {"allowed": "tdm_guard/allowed", "blocked": "tdm_guard/blocked",
+                 "tagged": "tdm_guard/tagged", "dropped": "tdm_guard/dropped/no_audit_log"}
+STATS_BATCH = 64
 _clock = time.monotonic  # the origin-age clock (a module attribute, so tests can move it)
 
 
@@ -101,7 +105,7 @@ class TdmGuardMiddleware:
             raise NotConfigured("TDM_GUARD_ENABLED is false")
         self.crawler = crawler
         self.stats = crawler.stats
-        self._inc = crawler.stats.inc_value  # bound once: one count per page, a hot path
+        self._inc = _unwrapped(crawler.stats, "inc_value")  # one count per page: a hot path
         self.mode = str(settings.get("TDM_GUARD_MODE", "block")).lower()
         if self.mode not in MODES:
             raise SettingError(f"TDM_GUARD_MODE must be 'block' or 'tag', not {self.mode!r}")
@@ -124,8 +128,7 @@ class TdmGuardMiddleware:
                                    trust_anchors=_read_text(anchors) if anchors else None)
         # a file's first bytes read for its embedded reservations (the CLI's --max-file-bytes)
         self.max_file_bytes = settings.getint("TDM_GUARD_MAX_FILE_BYTES", MAX_FILE_BYTES)
-        self.licences = LicenceDocuments(
-            lambda url: self._fetch_file(url, MAX_RSL_BYTES, "rsl"), lambda: _clock())
+        self.licences = LicenceDocuments(self._fetch_licence, lambda: _clock())
         self.timeout = settings.getfloat("TDM_GUARD_TIMEOUT", 10.0)
         self.store, self.files = self._open_store(settings)
         audit_path = settings.get("TDM_GUARD_AUDIT_LOG")
@@ -156,6 +159,8 @@ class TdmGuardMiddleware:
         self._waiting: dict[str, list[Deferred[OriginPolicy]]] = {}
         self._received: dict[int, int] = {}  # bytes so far of each policy-file download
         self._summary: Counter[str] = Counter()
+        self._in_stats: Counter[str] = Counter()  # the part of `_summary` already in the stats
+        self._unflushed = 0
         crawler.signals.connect(self._spider_closed, signal=signals.spider_closed)
 
     def _open_store(self, settings: BaseSettings) -> tuple[PolicyStore, PolicyFiles]:
@@ -184,7 +189,7 @@ class TdmGuardMiddleware:
                             fetch_deadline=3 * self.timeout, sleep=_sleep)
 
         def count(name: str) -> None:
-            self.stats.inc_value(f"tdm_guard/store/{name}")
+            self._inc(f"tdm_guard/store/{name}")
 
         files.on_event = count
         if hasattr(store, "on_event"):
@@ -204,7 +209,7 @@ class TdmGuardMiddleware:
         if _exempt(request):
             return None
         if self._opted_out(request):
-            self.stats.inc_value("tdm_guard/skipped")
+            self._inc("tdm_guard/skipped")
             return None
         url = self._url(request)
         origin = url.origin
@@ -264,7 +269,7 @@ class TdmGuardMiddleware:
     def _refuse(self, request: Request, why: str) -> NoReturn:
         decision = Decision(request.url, self.agent, self.evaluator.purpose, False, error=why)
         self._record(decision, "request", "blocked")
-        self.stats.inc_value("tdm_guard/blocked/invalid-url")
+        self._inc("tdm_guard/blocked/invalid-url")
         self._summary["blocked/invalid-url"] += 1
         raise IgnoreRequest(f"tdm-guard: cannot check {request.url}: {why}")
 
@@ -279,7 +284,7 @@ class TdmGuardMiddleware:
             first = _origin(chain[0])
             if first is None or first != _origin(request.url):
                 del request.meta[OPT_OUT_KEY]
-                self.stats.inc_value("tdm_guard/opt_out_dropped")
+                self._inc("tdm_guard/opt_out_dropped")
                 return False
         return True
 
@@ -287,7 +292,7 @@ class TdmGuardMiddleware:
         self._record(decision, stage, "blocked")
         signals_ = sorted({r.signal for r in decision.reasons if r.reserved})
         for signal in signals_:
-            self.stats.inc_value(f"tdm_guard/blocked/{signal}")
+            self._inc(f"tdm_guard/blocked/{signal}")
             self._summary[f"blocked/{signal}"] += 1
         raise IgnoreRequest(f"tdm-guard: {why} ({', '.join(signals_)}): {decision.url}")
 
@@ -305,26 +310,36 @@ class TdmGuardMiddleware:
             except tdm_guard.AuditLogError as exc:  # or SnapshotError: the evidence is incomplete
                 # The audit log is the evidence: without it nothing more is fetched or delivered.
                 self.audit = None
-                self.stats.inc_value("tdm_guard/audit_log/errors")
+                self._inc("tdm_guard/audit_log/errors")
                 logger.error("tdm-guard: %s; closing the spider (every decision so far is in "
                              "the log)", exc)
                 self._audit_failed = str(exc)
                 deferred_from_coro(self.crawler.engine.close_spider_async(
                     reason="tdm_guard_audit_log_failed"))
                 self._no_evidence(decision, action, self._audit_failed)
-        self._inc(_ACTION_STATS[action])
-        self._summary[action] += 1
+        self._tally(action)
 
     def _no_evidence(self, decision: Decision, action: str, why: str) -> NoReturn:
         """Drop a request whose decision cannot be logged. A blocked one is still counted as
         blocked (it was refused either way); any other is counted as dropped."""
-        if action == "blocked":
-            self._inc(_ACTION_STATS[action])
-            self._summary[action] += 1
-        else:
-            self._inc(_DROPPED_STAT)
-            self._summary["dropped"] += 1
+        self._tally("blocked" if action == "blocked" else "dropped")
         raise IgnoreRequest(f"tdm-guard: no audit log ({why}): {decision.url}")
+
+    def _tally(self, action: str) -> None:
+        self._summary[action] += 1
+        self._unflushed += 1
+        if self._unflushed >= STATS_BATCH:
+            self._flush_stats()
+
+    def _flush_stats(self) -> None:
+        """Add the decisions counted since the last flush to Scrapy's stats (one stats call
+        per action, not one per page)."""
+        self._unflushed = 0
+        for action, key in _ACTION_STATS.items():
+            delta = self._summary[action] - self._in_stats[action]
+            if delta:
+                self._inc(key, delta)
+                self._in_stats[action] += delta
 
     # -- policy files, once per origin, every waiter gets the real answer -----------------
     def _loaded(self, origin: str) -> OriginPolicy | None:
@@ -383,15 +398,21 @@ class TdmGuardMiddleware:
             policy = policy.with_licences(await self.licences.get_all(urls))
         return policy, fresh_until
 
+    async def _fetch_licence(self, url: str) -> PolicyRecord:
+        """An RSL licence document (RSL's reader loads only for a crawl that meets one)."""
+        from tdm_guard.signals.rsl import MAX_RSL_BYTES
+
+        return await self._fetch_file(url, MAX_RSL_BYTES, "rsl")
+
     async def _fetch_file(self, url: str, cap: int, kind: str) -> PolicyRecord:
         """One policy file: fresh from the store, else downloaded once for every process
         sharing the store (a failure is kept briefly, never as "no file")."""
         record, how = await self.files.get(url, lambda: self._download(url, cap, kind))
         if how == "store":
-            self.stats.inc_value(f"tdm_guard/policy_file/{kind}/cached")
+            self._inc(f"tdm_guard/policy_file/{kind}/cached")
             self._summary["policy_files_cached"] += 1
         elif how == "stale":
-            self.stats.inc_value(f"tdm_guard/policy_file/{kind}/stale")
+            self._inc(f"tdm_guard/policy_file/{kind}/stale")
         return record
 
     async def _download(self, url: str, cap: int, kind: str) -> Fetched:
@@ -405,26 +426,26 @@ class TdmGuardMiddleware:
                                   "dont_cache": True,  # freshness is tdm-guard's (24 h)
                                   "download_maxsize": POLICY_MAX_DECODED,
                                   "download_timeout": self.timeout})
-            self.stats.inc_value(f"tdm_guard/policy_file/{kind}/requests")
+            self._inc(f"tdm_guard/policy_file/{kind}/requests")
             self._watch(request)
             try:
                 response = await self.crawler.engine.download_async(request)
             except Exception as exc:  # noqa: BLE001 - any failure: the file is unreachable
-                self.stats.inc_value(f"tdm_guard/policy_file/{kind}/errors")
+                self._inc(f"tdm_guard/policy_file/{kind}/errors")
                 self._summary["policy_file_errors"] += 1
                 return Fetched(url, error=f"{type(exc).__name__}: {exc}".strip(": "),
                                fetched_at=started)
             finally:
                 self._unwatch(request)
             if "cached" in response.flags:  # a cache that ignored dont_cache: of any age
-                self.stats.inc_value(f"tdm_guard/policy_file/{kind}/http_cache_refused")
+                self._inc(f"tdm_guard/policy_file/{kind}/http_cache_refused")
                 self._summary["policy_file_errors"] += 1
                 logger.warning("tdm-guard: %s came from an HTTP cache that ignores the "
                                "dont_cache meta key; read as unreachable", current)
                 return Fetched(url, error="served from an HTTP cache (a cache middleware "
                                           "ignored dont_cache): its age is unknown",
                                fetched_at=started)
-            self.stats.inc_value(f"tdm_guard/policy_file/{kind}/status/{response.status}")
+            self._inc(f"tdm_guard/policy_file/{kind}/status/{response.status}")
             self._summary["policy_files"] += 1
             location = response.headers.get("Location")
             if 300 <= response.status < 400 and location:
@@ -458,6 +479,7 @@ class TdmGuardMiddleware:
             raise StopDownload(fail=False)  # keep what arrived: the parser reads only `cap`
 
     async def _spider_closed(self, spider: object = None, reason: str = "") -> None:
+        self._flush_stats()
         s = self._summary
         blocked = ", ".join(f"{k.split('/', 1)[1]}: {v}" for k, v in sorted(s.items())
                             if k.startswith("blocked/"))
@@ -478,6 +500,16 @@ class TdmGuardMiddleware:
             await self.store.aclose()
         finally:
             self.store.close()
+
+
+def _unwrapped(obj: object, name: str) -> Callable[..., None]:
+    """`obj.name`, bound from its class: Scrapy 2.19's StatsCollector wraps each method on
+    every attribute read in a check for a deprecated `spider` argument (tdm-guard passes
+    none), which costs more than the count itself."""
+    method = getattr(type(obj), name, None)
+    if callable(method) and hasattr(method, "__get__"):
+        return method.__get__(obj, type(obj))
+    return getattr(obj, name)
 
 
 def _expires(fresh_until: float) -> float:

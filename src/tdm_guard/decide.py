@@ -15,16 +15,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from .declarations import DeclarationSet
 from .fetched import Fetched
 from .model import TDMREP_FILE, Decision, Profile, Purpose, Reason
-from .signals import aipref, files, html, metadata, noai, rsl, tdmrep
+from .signals import aipref, files, html, metadata, noai, tdmrep
 from .signals.robots import RobotsResult, agent_token
 from .signals.robots_plan import robots_reasons
 from .signals.tdmrep import TdmRepFile
 from .urls import URL, as_url, policy_file_urls
+
+if TYPE_CHECKING:
+    from .signals import rsl
 
 # The response headers a page's signals read (TDMRep, X-Robots-Tag, aipref Content-Usage,
 # Content-Signal, RSL Link, the file kind), and a few that date or identify the response:
@@ -80,6 +84,9 @@ class OriginPolicy:
         if self.robots is None or self.robots.robots is None:
             return []
         values = [line.value for line in self.robots.robots.licences]
+        if not values:
+            return []
+        rsl = _rsl()
         return rsl.robots_licence_urls(self.robots.url, values)[:rsl.MAX_DOCUMENTS]
 
     def with_licences(self, fetched: list[Fetched]) -> OriginPolicy:
@@ -182,9 +189,12 @@ class PageResponse:
 
     def licence_urls(self, url: str) -> list[str]:
         """The RSL documents this response names (Link header, HTML <link>), to fetch."""
+        links = self.head.links if self.head is not None else []
+        if not links and "link" not in self.header_names:
+            return []
+        rsl = _rsl()
         found = rsl.link_header_urls(url, self.headers) if "link" in self.header_names else []
-        if self.head is not None:
-            found += rsl.html_link_urls(url, self.head.links)
+        found += rsl.html_link_urls(url, links)
         return list(dict.fromkeys(found))[:rsl.MAX_DOCUMENTS]
 
     def with_licences(self, fetched: list[Fetched]) -> PageResponse:
@@ -347,10 +357,11 @@ class Evaluator:
         docs = list(origin.licences)
         if page is not None:
             docs += page.licences
-        if head is not None:
-            docs += [rsl.RslDocument.parse(f"{url} (inline RSL)", text) for text in head.rsl]
+        if head is not None and head.rsl:
+            docs += [_rsl().RslDocument.parse(f"{url} (inline RSL)", text) for text in head.rsl]
         if docs:
-            rsl_reasons, rsl_unchecked = rsl.licence_reasons(url, path, docs, self.fail_closed)
+            rsl_reasons, rsl_unchecked = _rsl().licence_reasons(url, path, docs,
+                                                                self.fail_closed)
             reasons += self.declarations.licensed_rsl(rsl_reasons, url, self.purpose)
             unchecked += rsl_unchecked
         if page is not None:
@@ -423,7 +434,16 @@ def _provenance(fetched: list[Fetched]) -> dict[str, tuple[str | None, str | Non
                     f.fetched_at_iso) for f in fetched if f.fetched_at or f.status is not None}
 
 
+def _rsl() -> ModuleType:
+    """RSL's reader, imported on first use: most origins and pages name no licence, and a
+    crawl's start-up should not pay for it (`tdm_guard.signals.rsl`)."""
+    from .signals import rsl
+
+    return rsl
+
+
 def _rsl_documents(fetched: list[Fetched]) -> list[rsl.RslDocument]:
+    rsl = _rsl()
     return [rsl.RslDocument.from_response(
         f.url, f.status, f.body, f.error or ("more than 5 redirects" if f.redirects_exhausted
                                              else None)) for f in fetched]
