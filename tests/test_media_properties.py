@@ -139,7 +139,7 @@ def test_a_body_served_as_html_is_a_file_only_when_it_begins_like_one(rest, cont
         assert files.body_cap(lead + rest, content_type, 10, 100) == 100
     for magic in SIGNATURES:
         kind = files.file_kind(magic + rest, content_type)
-        assert kind is not None and kind == files.sniff(magic + rest)
+        assert kind is not None and kind == files.sniff(magic)  # its own signature
         assert files.body_cap(magic + rest, content_type, 10, 100) == 100  # both readers
         assert files.body_cap(magic + rest, content_type, 1000, 100) == 1000
 

@@ -69,7 +69,9 @@ _BY_SUFFIX = {
 _C2PA_KINDS = frozenset({"jpeg", "png", "webp", "gif", "tiff", "heif", "pdf", "audio", "video"})
 
 
-def _magic(head: bytes) -> FileKind | None:
+def _magic(head: bytes, pdf_anywhere: bool = True) -> FileKind | None:
+    """The kind from magic numbers; `pdf_anywhere`: a PDF header anywhere in the first KiB
+    (as PDF readers accept) counts, not only at byte 0."""
     if head.startswith(b"\xff\xd8\xff"):
         return JPEG
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -81,7 +83,7 @@ def _magic(head: bytes) -> FileKind | None:
     if head.startswith(b"RIFF") and len(head) >= 12:
         return {b"WEBP": _BY_MIME["image/webp"], b"WAVE": _BY_MIME["audio/wav"],
                 b"AVI ": _BY_MIME["video/x-msvideo"]}.get(head[8:12])
-    if b"%PDF-" in head[:1024]:
+    if head.startswith(b"%PDF-") or (pdf_anywhere and b"%PDF-" in head[:1024]):
         return _BY_MIME["application/pdf"]
     if head.startswith(b"PK\x03\x04") and head[30:58] == b"mimetypeapplication/epub+zip":
         return _BY_MIME["application/epub+zip"]
@@ -109,12 +111,8 @@ def signature(head: bytes) -> FileKind | None:
     (a page about PDFs may say it)."""
     if head[:1] in (b"<", b"", b" ", b"\n", b"\r", b"\t", b"\xef"):  # most HTML: at once
         return None
-    if head.startswith(b"%PDF-"):
-        return _BY_MIME["application/pdf"]
-    kind = _magic(head)
-    if kind is None or kind.mime == "audio/mpeg" or kind.mime == "application/pdf":
-        return None
-    return kind
+    kind = _magic(head, pdf_anywhere=False)
+    return None if kind is None or kind.mime == "audio/mpeg" else kind
 
 
 def file_kind(body: bytes, content_type: str = "", name: str = "") -> FileKind | None:

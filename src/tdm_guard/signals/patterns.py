@@ -65,9 +65,13 @@ def _normalize(text: str) -> str:
 
 
 class PathPattern:
-    """A compiled robots-style pattern. `match(path)` takes a path from `urls.url_path`."""
+    """A compiled robots-style pattern. `match(path)` takes a path from `urls.url_path`.
 
-    __slots__ = ("raw", "pattern", "length", "prefix", "literal", "_regex")
+    Matched in linear time, never by a backtracking regex: with only `*` and a final `$`,
+    taking each literal piece at its leftmost place after the previous one finds a match
+    whenever there is one (a hostile `/*a*a*a*a*a*b` is as cheap as any other pattern)."""
+
+    __slots__ = ("raw", "pattern", "length", "prefix", "literal", "anchored", "_parts")
 
     def __init__(self, raw: str) -> None:
         self.raw = raw
@@ -77,20 +81,35 @@ class PathPattern:
         self.length = len(pattern)
         anchored = pattern.endswith("$")
         body = pattern[:-1] if anchored else pattern
+        self.anchored = anchored
+        parts = body.split("*")
         # what every matching path starts with: all of a plain pattern, else up to a `*`
-        self.literal = body.split("*", 1)[0]
-        if "*" not in body and not anchored:
-            self.prefix: str | None = body  # a plain pattern: a prefix test is enough
-            self._regex = None
-        else:
-            self.prefix = None
-            regex = ".*".join(re.escape(part) for part in body.split("*"))
-            self._regex = re.compile(regex + (r"\Z" if anchored else ""), re.DOTALL)
+        self.literal = parts[0]
+        # a plain pattern: a prefix test is enough
+        self.prefix: str | None = body if len(parts) == 1 and not anchored else None
+        self._parts = tuple(parts)
 
     def match(self, path: str) -> bool:
         if self.prefix is not None:
             return path.startswith(self.prefix)
-        return self._regex.match(path) is not None  # type: ignore[union-attr]
+        parts = self._parts
+        first = parts[0]
+        if not path.startswith(first):
+            return False
+        if len(parts) == 1:  # "/exact$"
+            return len(path) == len(first)
+        pos = len(first)
+        middle = parts[1:-1] if self.anchored else parts[1:]
+        for part in middle:
+            if part:
+                found = path.find(part, pos)
+                if found < 0:
+                    return False
+                pos = found + len(part)
+        if not self.anchored:
+            return True
+        tail = parts[-1]  # "$": the last piece ends the path, after everything before it
+        return len(path) - len(tail) >= pos and path.endswith(tail)
 
     def __repr__(self) -> str:
         return f"PathPattern({self.raw!r})"
