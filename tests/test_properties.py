@@ -189,3 +189,26 @@ def test_the_token_scan_reads_every_head_as_the_tag_by_tag_scan_did(body, limit)
     from html_reference import scan_head as reference
 
     assert asdict(html.scan_head(body, limit)) == asdict(reference(body, limit))
+
+
+def test_json_nested_deeper_than_the_parser_goes_is_an_answer_not_a_crash():
+    from tdm_guard import Evaluator, OriginPolicy, PageResponse
+
+    deep = b"[" * 100_000 + b"]" * 100_000
+    hidden = b'[{"location": "/", "tdm-reservation": 1, "x": ' + deep + b"}]"
+    for body in (deep, hidden):
+        file = tdmrep.TdmRepFile.parse("https://example.org/.well-known/tdmrep.json", body)
+        assert file.present and file.unreachable and "nested too deeply" in file.problems[0]
+        policy = OriginPolicy("https://example.org", tdmrep=file)
+        d = Evaluator("mybot").evaluate("https://example.org/a", policy)
+        # never "no file": the rule beside the nesting may reserve it
+        assert any("tdmrep.json: unreachable (nested too deeply" in u for u in d.unchecked)
+        assert Evaluator("mybot", fail_closed=True).evaluate(
+            "https://example.org/a", policy).allowed is False
+    page = PageResponse(200, [("Content-Type", "text/html")],
+                        b'<head><script type="application/ld+json">' + deep + b"</script>"
+                        b'<meta name="robots" content="noai"></head>')
+    d = Evaluator("mybot").evaluate("https://example.org/a", OriginPolicy("https://example.org"),
+                                    page)
+    assert d.allowed is False  # the other signals of the page are still read
+    assert content.from_jsonld([deep.decode()]) == []

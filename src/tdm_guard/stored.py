@@ -158,7 +158,10 @@ def _decode(data: object, url: str) -> PolicyRecord | None:
     text, sep, body = plain.partition(b"\n")
     if not sep or len(text) > MAX_RECORD_META:
         return None
-    meta = json.loads(text)
+    try:
+        meta = json.loads(text)
+    except (ValueError, RecursionError):  # a corrupt record is a miss, never an answer
+        return None
     if not isinstance(meta, dict) or meta.get("v") != SCHEMA or meta.get("url") != url:
         return None
     if meta.get("length") != len(body) or meta.get("sha256") != hashlib.sha256(body).hexdigest():

@@ -38,7 +38,7 @@ def from_jsonld(blocks: list[str]) -> list[MetaValue]:
     for block in blocks:
         try:
             data = json.loads(block)
-        except ValueError:
+        except (ValueError, RecursionError):  # invalid, or nested deeper than json goes
             continue
         for field, value in _walk(data, 0):
             out.append(MetaValue(field, value, "JSON-LD"))

@@ -77,6 +77,12 @@ class TdmRepFile:
             data = json.loads(body.decode("utf-8-sig"))
         except (UnicodeDecodeError, ValueError) as exc:
             return cls(url, present=True, problems=(f"invalid JSON: {exc}",))
+        except RecursionError:
+            # valid JSON, perhaps, but nested deeper than the parser goes: not "no file"
+            # (a rule could sit beside the nesting), so read as a file that could not be read
+            return cls(url, present=True, unreachable=True,
+                       detail="nested too deeply to be read",
+                       problems=("JSON nested too deeply to be read",))
         if not isinstance(data, list):
             kind = type(data).__name__.replace("dict", "object")
             return cls(url, present=True, problems=(

@@ -222,7 +222,7 @@ class SnapshotStore:
                                   "it was changed or swapped")
         try:
             record = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise SnapshotProblem("altered", name, f"({path}) is not JSON") from None
         if not isinstance(record, dict):
             raise SnapshotProblem("altered", name, f"({path}) is not a snapshot record")

@@ -36,7 +36,7 @@ class ValidatedPolicyCache:
         if self.entries is None:
             try:
                 entries = json.loads(self.path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
+            except (OSError, ValueError, RecursionError):
                 entries = {}
             self.entries = entries if isinstance(entries, dict) else {}
         found = self.entries.get(key)
