@@ -64,6 +64,38 @@ def test_robots_status_rules(site, cli, tmp_path, status, allowed, word):
     assert word in reason(result, "robots")["evidence"]
 
 
+@pytest.mark.parametrize("coding,readable", [
+    ("gzip", True), ("x-gzip", True), ("gzip, gzip", False), ("compress", False),
+    ("x-unknown", False)])
+def test_an_encoded_robots_txt_is_decoded_or_unreachable_never_empty(site, cli, tmp_path,
+                                                                       coding, readable):
+    import gzip
+
+    body = gzip.compress(ROBOTS_PRIVATE.encode())
+    if coding == "gzip, gzip":
+        body = gzip.compress(body)
+    site.add("/robots.txt", Resp(200, body, [("Content-Type", "text/plain"),
+                                             ("Content-Encoding", coding)]))
+    code, (private, open_), _ = check_json(cli, tmp_path, "--no-fetch",
+                                           site.base + "/private/x", site.base + "/open")
+    assert private["allowed"] is False  # decoded and obeyed, or unreadable: disallow all
+    if readable:
+        assert reason(private, "robots")["evidence"] == "line 2: Disallow: /private/"
+        assert open_["allowed"] is True
+    else:
+        evidence = reason(open_, "robots")["evidence"]
+        assert open_["allowed"] is False and "unreachable" in evidence
+        assert "not decoded" in evidence
+
+
+def test_a_300_redirect_of_robots_txt_is_followed(site, cli, tmp_path):
+    site.add("/robots.txt", Resp(300, "choose", [("Location", "/r2.txt")]))
+    site.add("/r2.txt", Resp(200, ROBOTS_PRIVATE))
+    code, (result,), _ = check_json(cli, tmp_path, "--no-fetch", site.base + "/private/x")
+    assert result["allowed"] is False
+    assert reason(result, "robots")["evidence"] == "line 2: Disallow: /private/"
+
+
 def test_robots_timeout_and_dropped_connection_disallow(site, cli, tmp_path):
     site.add("/robots.txt", Resp(200, "User-agent: *\nAllow: /\n", delay=1.5))
     code, (result,), _ = check_json(cli, tmp_path, "--timeout", "0.3", site.base + "/a")

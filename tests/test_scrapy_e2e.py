@@ -169,6 +169,40 @@ def test_an_audit_log_that_fills_mid_crawl_counts_only_what_was_delivered(tmp_pa
     assert f"{stats['tdm_guard/dropped/no_audit_log']} dropped (no audit log)" in proc.stderr
 
 
+def test_a_robots_txt_or_page_left_encoded_is_never_read_as_plain(tmp_path):
+    """Scrapy undoes gzip and x-gzip; a coding it keeps (here `compress`) leaves bytes no
+    reader can take: robots.txt is then unreachable (disallow all), a page is not read."""
+    import gzip
+
+    sites = {}
+    for coding in ("x-gzip", "compress"):
+        site = Site()
+        site.add("/robots.txt", Resp(200, gzip.compress(b"User-agent: *\nDisallow: /p/\n"),
+                                     [("Content-Type", "text/plain"),
+                                      ("Content-Encoding", coding)]))
+        site.add("/open", html())
+        site.add("/p/1", html())
+        sites[coding] = site
+    page_site = Site()
+    page_site.add("/robots.txt", Resp(200, "User-agent: *\nAllow: /\n"))
+    page_site.add("/odd", Resp(200, gzip.compress(HTML.format(
+        '<meta name="robots" content="noai">').encode()),
+        [("Content-Type", "text/html"), ("Content-Encoding", "x-odd")]))
+    with serving(sites["x-gzip"]) as a, serving(sites["compress"]) as b, serving(page_site) as c:
+        items, stats, audit, _ = crawl(tmp_path, [a.base + "/open", a.base + "/p/1",
+                                                  b.base + "/open", c.base + "/odd"],
+                                       TDM_GUARD_MODE="tag")
+    by_url = {r["url"]: r for r in audit}
+    assert by_url[a.base + "/open"]["allowed"] is True  # x-gzip decoded, rules obeyed
+    assert by_url[a.base + "/p/1"]["reasons"][0]["evidence"] == "line 2: Disallow: /p/"
+    refused = by_url[b.base + "/open"]
+    assert refused["allowed"] is False and refused["stage"] == "request"
+    assert "Content-Encoding compress: not decoded" in refused["reasons"][0]["evidence"]
+    odd = by_url[c.base + "/odd"]
+    assert "page not read: Content-Encoding x-odd: not decoded" in " ".join(odd["unchecked"])
+    assert stats["tdm_guard/policy_file/robots/errors"] == 1
+
+
 def test_robots_5xx_blocks_the_whole_origin(tmp_path):
     site = Site()
     site.add("/robots.txt", Resp(503, "<html>Service Unavailable</html>"))

@@ -229,6 +229,11 @@ class TdmGuardMiddleware:
         url = self._url(request)
         origin = url.origin
         policy = self._loaded(origin) or await self._load_policy(origin)
+        encoded = _still_encoded(response)
+        if encoded:  # the bytes no reader can take: said, never read as a page without signals
+            decision = self.evaluator.evaluate(url, policy, page_note=f"page not read: {encoded}",
+                                               before=request.meta.get(META_KEY))
+            return self._after_response(request, response, decision)
         headers = _signal_headers(response)
         body = response.body
         cap = body_cap(body, _last_content_type(headers), self.max_file_bytes, MAX_HEAD_BYTES)
@@ -238,6 +243,10 @@ class TdmGuardMiddleware:
         if licence_urls:
             page = page.with_licences(await self.licences.get_all(licence_urls))
         decision = self.evaluator.evaluate(url, policy, page, before=request.meta.get(META_KEY))
+        return self._after_response(request, response, decision)
+
+    def _after_response(self, request: Request, response: Response,
+                        decision: Decision) -> Response:
         request.meta[META_KEY] = decision
         if not decision.allowed:
             if self.mode == "block":
@@ -447,6 +456,12 @@ class TdmGuardMiddleware:
                                fetched_at=started)
             self._inc(f"tdm_guard/policy_file/{kind}/status/{response.status}")
             self._summary["policy_files"] += 1
+            encoded = _still_encoded(response)
+            if encoded:  # not a successfully downloaded file (RFC 9309 §2.3.1.1), nor empty
+                self._inc(f"tdm_guard/policy_file/{kind}/errors")
+                self._summary["policy_file_errors"] += 1
+                return Fetched(url, response.status, _header_list(response),
+                               error=encoded, final_url=current, fetched_at=started)
             location = response.headers.get("Location")
             if 300 <= response.status < 400 and location:
                 current = urljoin(current, location.decode("latin-1"))
@@ -555,6 +570,18 @@ def _exempt(request: Request) -> bool:
     """Our own policy-file requests, and schemes that have no robots.txt (data:, file:)."""
     return bool(request.meta.get(_INTERNAL)) or \
         not request.url[:8].lower().startswith(("http://", "https://"))
+
+
+def _still_encoded(response: Response) -> str:
+    """Why the body is still in a content coding after Scrapy's HttpCompressionMiddleware
+    (which undoes gzip, x-gzip, deflate, br and zstd and keeps the header for any other
+    coding), or ""."""
+    values = dict.get(response.headers, b"Content-Encoding")  # Scrapy's normalised key
+    if not values:
+        return ""  # nearly every page: no dict of Headers' own made
+    codings = [c.strip().lower() for v in values for c in v.decode("latin-1").split(",")]
+    codings = [c for c in codings if c and c != "identity"]
+    return f"Content-Encoding {', '.join(codings)}: not decoded" if codings else ""
 
 
 def _header_list(response: Response) -> list[tuple[str, str]]:

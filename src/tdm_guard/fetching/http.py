@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import zlib
 from collections.abc import Callable
 
 import aiohttp
@@ -32,7 +33,11 @@ __all__ = ["AsyncFetcher", "DEADLINE_FACTOR"]
 DEADLINE_FACTOR = 3  # a whole fetch gets at most this many times the per-operation timeout
 MAX_HEADER_LINE = 64 * 1024
 MAX_HEADERS = 256
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# RFC 9110 §15.4: every 3xx with a Location is a redirect to follow (300 too: RFC 9309
+# §2.3.1.2 says to follow robots.txt's redirects, and a client may take the one offered).
+_REDIRECTS = frozenset({300, 301, 302, 303, 307, 308})
+# What aiohttp itself decodes: a Content-Encoding header that is exactly one of these.
+_AIOHTTP_DECODES = frozenset({"gzip", "deflate", "br", "zstd"})
 
 
 class AsyncFetcher:
@@ -151,7 +156,11 @@ class AsyncFetcher:
                             f"decompressed size over the {decoded_limit}-byte limit")), None
             if truncated:
                 resp.close()  # the rest is not read: close, never hand the connection on
-            return Fetched(url, resp.status, headers, bytes(chunks), truncated=truncated,
+            body, problem = _undo_encoding(headers, bytes(chunks), max_bytes)
+            if problem:  # still encoded: not a successfully downloaded file (RFC 9309 §2.3.1.1)
+                return Fetched(url, resp.status, headers, final_url=current,
+                               error=problem), None
+            return Fetched(url, resp.status, headers, body, truncated=truncated,
                            final_url=current,
                            location=target if resp.status in _REDIRECTS else None), None
 
@@ -159,6 +168,30 @@ class AsyncFetcher:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _undo_encoding(headers: list[tuple[str, str]], body: bytes,
+                   max_bytes: int) -> tuple[bytes, str]:
+    """The body with what aiohttp left encoded undone, or why it cannot be: aiohttp decodes a
+    Content-Encoding of exactly gzip, deflate, br or zstd, and passes any other body on as
+    it came. `x-gzip` is gzip (RFC 9110 §8.4.1.3); any other coding, or several, is a body
+    no reader can take, never parsed as if it were plain (a robots.txt in an unknown
+    coding is not an empty file)."""
+    values = [v for k, v in headers if k.lower() == "content-encoding"]
+    codings = [c.strip().lower() for v in values for c in v.split(",")]
+    codings = [c for c in codings if c and c != "identity"]
+    if not codings:
+        return body, ""
+    first = values[0].lower() if values[0].isascii() else ""
+    if len(values) == 1 and first in _AIOHTTP_DECODES:
+        return body, ""  # decoded by aiohttp
+    if codings == ["x-gzip"]:
+        inflate = zlib.decompressobj(47)
+        try:
+            return inflate.decompress(body, max_bytes), ""
+        except zlib.error as exc:
+            return b"", f"Content-Encoding x-gzip: not decodable ({exc})"
+    return b"", f"Content-Encoding {', '.join(codings)}: not decoded (unsupported coding)"
 
 
 def _short(exc: BaseException) -> str:
