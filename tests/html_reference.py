@@ -1,20 +1,49 @@
-"""The HTML head scan as it was before it became one token pattern (signals/html.py up to
-commit dc908e9), kept only as the reference a property test holds the fast scan to."""
+"""The HTML head scan written step by step, kept only as the reference a property test holds
+the one-pattern scan of signals/html.py to (the same metas, JSON-LD, links, inline RSL,
+truncation and end, on any bytes). It reads tags as the HTML tokenizer does: a quote opens
+an attribute value only after `=`; comments close at `-->`, `--!>`, `<!-->`, `<!--->`; the
+content of <title>, <style> and the other raw-text elements is text; any other tag is
+skipped whole."""
 
 from __future__ import annotations
 
 import re
 
-# Head and the attribute reader did not change: only the tokenizer is the reference's own.
+# Head and the attribute reader are shared: only the tokenizer is the reference's own.
 from tdm_guard.signals.html import MAX_HEAD_BYTES, Head, _attrs
 
-_TAG = re.compile(rb"<(!--|script\b|meta\b|link\b|/head\s*>|body\b)", re.IGNORECASE)
-_TAG_REST = re.compile(rb"((?:[^>\"']|\"[^\"]*\"|'[^']*')*)>")
+RAW = (b"title", b"textarea", b"style", b"xmp", b"iframe", b"noembed", b"noframes")
+_TAG = re.compile(rb"<(!--|script\b|" + rb"|".join(r + rb"\b" for r in RAW)
+                  + rb"|meta\b|link\b|/head\s*>|body\b|[a-zA-Z]|[!?]|/[a-zA-Z])", re.IGNORECASE)
 _SCRIPT_END = re.compile(rb"</script\s*>", re.IGNORECASE)
+SPACE = b" \t\n\r\x0b\x0c"
+
+
+def tag_end(text: bytes, i: int) -> int | None:
+    """The index of the `>` that ends a tag whose attributes start at `i`, or None."""
+    n = len(text)
+    while i < n:
+        c = text[i:i + 1]
+        if c == b">":
+            return i
+        if c == b"=":
+            i += 1
+            while i < n and text[i:i + 1] in SPACE and text[i:i + 1]:
+                i += 1
+            if i < n and text[i:i + 1] in (b'"', b"'"):
+                close = text.find(text[i:i + 1], i + 1)
+                if close < 0:
+                    return None  # an unclosed quoted value: the tag never ends
+                i = close + 1
+            else:
+                while i < n and text[i:i + 1] not in SPACE + b">":
+                    i += 1
+            continue
+        i += 1
+    return None
 
 
 def scan_head(body: bytes, limit: int = MAX_HEAD_BYTES) -> Head:
-    """Extract meta tags and JSON-LD from the head of `body` (at most `limit` bytes)."""
     text = body[:limit]
     head = Head()
     pos = 0
@@ -22,36 +51,61 @@ def scan_head(body: bytes, limit: int = MAX_HEAD_BYTES) -> Head:
         tag = _TAG.search(text, pos)
         if tag is None:
             head.truncated = len(body) > limit
-            head.end = min(len(body), limit + 1)  # one more byte tells `truncated`
+            head.end = min(len(body), limit + 1)
             return head
         kind = tag.group(1).lower()
+        after = tag.end()
         if kind == b"!--":
-            end = text.find(b"-->", tag.end())
-            if end < 0:
+            if text[after:after + 1] == b">":
+                pos = after + 1
+                continue
+            if text[after:after + 2] == b"->":
+                pos = after + 2
+                continue
+            ends = [(e, size) for e, size in ((text.find(b"-->", after), 3),
+                                              (text.find(b"--!>", after), 4)) if e >= 0]
+            if not ends:
                 break
-            pos = end + 3
+            end, size = min(ends)
+            pos = end + size
             continue
         if kind.startswith(b"/head") or kind == b"body":
-            head.end = tag.end() + 1  # `body\b` looked at one byte more
+            head.end = after + 1
             return head
-        rest = _TAG_REST.match(text, tag.end())
-        if rest is None:
+        if kind in (b"!", b"?") or kind.startswith(b"/"):  # doctype, bogus comment, end tag
+            end = text.find(b">", after)
+            if end < 0:
+                break
+            pos = end + 1
+            continue
+        if kind not in RAW and kind not in (b"script", b"meta", b"link"):  # any other tag
+            while after < len(text) and text[after:after + 1] not in SPACE + b"/>":
+                after += 1  # the rest of its name
+        end = tag_end(text, after)
+        if end is None:
             break
-        pos = rest.end()
-        raw = rest.group(1)
+        raw = text[after:end]
+        pos = end + 1
+        if kind in RAW:
+            close = re.compile(rb"</" + kind + rb"[\s/>]", re.IGNORECASE).search(text, pos)
+            if close is None:
+                break
+            pos = close.end()
+            continue
         if kind == b"meta":
-            if b"name" in raw.lower():  # <meta charset>, <meta http-equiv>: no name, no signal
+            if b"name" in raw.lower():
                 attrs = _attrs(raw)
                 if "name" in attrs:
                     head.metas.append((attrs["name"].strip().lower(), attrs.get("content", "")))
             continue
         if kind == b"link":
-            # only licence links are read (RSL); a stylesheet's attributes are not parsed
             if len(head.links) < 100 and b"licen" in raw.lower():
                 head.links.append(_attrs(raw))
             continue
+        if kind != b"script":
+            continue
         attrs = _attrs(raw)
-        close = _SCRIPT_END.search(text, pos)  # a script: its content is never tags
+        close = _SCRIPT_END.search(text, pos)
         if close is None:
             break
         script_type = attrs.get("type", "").split(";")[0].strip().lower()

@@ -6,9 +6,13 @@ techniques; draft-illyes-repext counts meta tags only inside <head>), so scannin
 
 A small tokenizer rather than `html.parser`: it is called on every downloaded page, and
 profiling showed the general parser at about 4x the cost for a typical head. It reads what
-the signals need and nothing else: comments are skipped, `<script>` contents are never
-scanned for tags (only JSON-LD blocks are kept), quoted attribute values may hold `>`,
-character references in values are decoded, and anything unterminated ends the scan.
+the signals need as the HTML tokenizer would (so a meta is read exactly when a browser's DOM
+has it): comments are skipped (closed by `-->`, `--!>`, `<!-->` or `<!--->`); the content
+of `<script>` (only JSON-LD and inline RSL are kept) and of the raw-text elements (`<title>`,
+`<style>`, `<textarea>`, ...) is text, never tags; every other tag is skipped whole, so an
+attribute value is never a tag; a quote opens a value only after `=`, and a quoted value
+may hold `>`; character references in values are decoded; anything unterminated ends the
+scan, marked truncated. `<noscript>` is read as markup (a crawler runs no scripts).
 """
 
 from __future__ import annotations
@@ -19,20 +23,34 @@ from dataclasses import dataclass, field
 
 MAX_HEAD_BYTES = 512 * 1024
 
-# The rest of a tag, to its `>` (quoted values may hold `>`). Possessive: runs of plain
-# characters are taken at once and never given back (the alternatives start with different
-# characters, so this matches exactly what `(?:[^>"']|"[^"]*"|'[^']*')*` does, in one pass
-# instead of a repeat per character, and an unclosed quote fails in linear time).
-_REST = rb"(?:[^>\"']++|\"[^\"]*+\"|'[^']*+')*+"
-# One token of the head, whole: a comment, a script with its content, a meta or link tag,
-# or where the head ends. Each part after the keyword is optional, so an unterminated
-# comment, tag or script still matches (its group is None) and ends the scan.
+# The rest of a tag, to its `>`. As the HTML tokenizer reads it: a quote opens a value only
+# right after `=` (an apostrophe inside `content=Don't` is a letter), a quoted value may
+# hold `>`, and an unclosed quoted value leaves the tag unterminated. Possessive: runs are
+# taken at once and never given back, and the alternatives start with different characters,
+# so a hostile tag fails in linear time.
+_REST = (rb"(?:[^>\"'=]++"
+         rb"|=\s*+(?:\"[^\"]*+\"|'[^']*+'|(?![\"'])[^\s>]*+)"
+         rb"|[\"'])*+")
+# Elements whose content is text, never tags (HTML's RCDATA and RAWTEXT elements): a
+# `<body>` or `<meta>` written inside a <title> or <style> is not one. (<noscript> is
+# read as markup: a crawler runs no scripts, so its metas count.)
+_RAW = rb"title|textarea|style|xmp|iframe|noembed|noframes"
+# One token of the head, whole: a comment (closed by `-->`, `--!>`, or at once by `<!-->`
+# and `<!--->`, as HTML closes them), a script or raw-text element with its content, a meta
+# or link tag, any other tag (its attribute values are never tags), or where the head ends.
+# Each part after the keyword is optional, so an unterminated token still matches (its
+# group is None) and ends the scan.
 _TOKEN = re.compile(
-    rb"<(?:!--(?:.*?(-->))?"  # 1: set when the comment is closed
-    rb"|script\b(?:(" + _REST + rb")>(.*?)</script\s*>)?"  # 2: attributes, 3: content
-    rb"|(meta|link)\b(?:(" + _REST + rb")>)?"  # 4: which, 5: attributes
-    rb"|/head\s*>|body\b)", re.IGNORECASE | re.DOTALL)
-_ATTR = re.compile(r"""([^\s=/>"']+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>"']+)))?""", re.ASCII)
+    rb"<(?:!--(?:(?P<c>-?>|.*?--!?>))?"
+    rb"|script\b(?:(?P<sa>" + _REST + rb")>(?P<sc>.*?)</script\s*>)?"
+    rb"|(?P<raw>" + _RAW + rb")\b(?P<rc>" + _REST + rb">.*?</(?P=raw)[\s/>])?"
+    rb"|(?P<ml>meta|link)\b(?:(?P<a>" + _REST + rb")>)?"
+    rb"|/head\s*>|body\b"
+    rb"|(?P<other>[a-zA-Z][^\s/>]*+" + _REST + rb">?|[!?][^>]*+>?|/[a-zA-Z][^>]*+>?))",
+    re.IGNORECASE | re.DOTALL)
+_COMMENT, _SCRIPT_ATTRS, _SCRIPT_CONTENT, _RAW_CONTENT, _ATTRS, _OTHER = (
+    _TOKEN.groupindex[name] for name in ("c", "sa", "sc", "rc", "a", "other"))
+_ATTR = re.compile(r"""([^\s=/>"']+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?""", re.ASCII)
 
 
 @dataclass
@@ -65,35 +83,37 @@ def scan_head(body: bytes, limit: int = MAX_HEAD_BYTES, partial: bool = False) -
     text = body[:limit]
     head = Head()
     for token in _TOKEN.finditer(text):
-        first = text[token.start() + 1]  # the byte after "<" tells which token this is
-        if first == 0x21:  # "<!--"
-            if token.group(1) is None:
-                break  # an unterminated comment
+        kind = token.lastindex  # the group that closed last tells which token this is
+        if kind == _OTHER:  # any other tag, an end tag, a doctype: its text is no token
+            if token.group(_OTHER)[-1] != 0x3E:  # ">"
+                break  # an unterminated tag
             continue
-        if first in b"/bB":  # "</head>" or "<body"
+        if kind in (_COMMENT, _RAW_CONTENT):
+            continue  # a closed comment; <title>, <style>, ...: text to its end tag
+        if kind == _ATTRS:  # a whole meta or link tag
+            raw = token.group(_ATTRS)
+            if text[token.start() + 1] in b"mM":
+                if b"name" in raw.lower():  # <meta charset>, <meta http-equiv>: no signal
+                    attrs = _attrs(raw)
+                    if "name" in attrs:
+                        head.metas.append((attrs["name"].strip().lower(),
+                                           attrs.get("content", "")))
+            # only licence links are read (RSL); a stylesheet's attributes are not parsed
+            elif len(head.links) < 100 and b"licen" in raw.lower():
+                head.links.append(_attrs(raw))
+            continue
+        if kind == _SCRIPT_CONTENT:  # a whole script: its content is never tags
+            script_type = _attrs(token.group(_SCRIPT_ATTRS)).get("type", "")
+            script_type = script_type.split(";")[0].strip().lower()
+            if script_type == "application/ld+json":
+                head.jsonld.append(token.group(_SCRIPT_CONTENT).decode("utf-8", "replace"))
+            elif script_type == "application/rsl+xml" and len(head.rsl) < 8:
+                head.rsl.append(token.group(_SCRIPT_CONTENT).decode("utf-8", "replace"))
+            continue
+        if kind is None and text[token.start() + 1] in b"/bB":  # "</head>" or "<body"
             head.end = token.end() + 1  # `body\b` looked at one byte more
             return head
-        if first in b"sS":  # a script: its content is never tags
-            raw = token.group(2)
-            if raw is None:
-                break  # an unterminated tag or script
-            script_type = _attrs(raw).get("type", "").split(";")[0].strip().lower()
-            if script_type == "application/ld+json":
-                head.jsonld.append(token.group(3).decode("utf-8", "replace"))
-            elif script_type == "application/rsl+xml" and len(head.rsl) < 8:
-                head.rsl.append(token.group(3).decode("utf-8", "replace"))
-            continue
-        raw = token.group(5)
-        if raw is None:
-            break  # an unterminated tag
-        if first in b"mM":
-            if b"name" in raw.lower():  # <meta charset>, <meta http-equiv>: no name, no signal
-                attrs = _attrs(raw)
-                if "name" in attrs:
-                    head.metas.append((attrs["name"].strip().lower(), attrs.get("content", "")))
-        # only licence links are read (RSL); a stylesheet's attributes are not parsed
-        elif len(head.links) < 100 and b"licen" in raw.lower():
-            head.links.append(_attrs(raw))
+        break  # unterminated: a comment, script, raw-text element, meta or link
     else:
         head.truncated = len(body) > limit or partial
         head.end = min(len(body), limit + 1)  # one more byte tells `truncated`
