@@ -42,3 +42,15 @@ def test_a_meta_written_inside_a_title_does_not_lower_a_header_reservation():
 def test_an_unterminated_raw_text_element_ends_the_scan_as_truncated():
     head = scan_head(b"<head><title>no end" + NOAI)
     assert head.metas == [] and head.truncated  # the rest is the title's text: said so
+
+
+@pytest.mark.parametrize("encoding,bom,charset", [
+    ("utf-16-le", "\ufeff", ""), ("utf-16-be", "\ufeff", ""), ("utf-16-le", "", ""),
+    ("utf-16-be", "", "utf-16be"), ("utf-32", "", ""), ("utf-16-le", "", "UTF-16")])
+def test_a_utf16_or_utf32_page_is_read(encoding, bom, charset):
+    text = bom + "<html><head><title>t</title>" + NOAI.decode() + "</head><body>x</body>"
+    ctype = "text/html" + (f"; charset={charset}" if charset else "")
+    page = PageResponse(200, [("Content-Type", ctype)], text.encode(encoding))
+    d = Evaluator("mybot").evaluate("https://example.org/p", OriginPolicy("https://example.org"),
+                                    page)
+    assert d.allowed is False and [r.signal for r in d.reasons if r.reserved] == ["noai-meta"]

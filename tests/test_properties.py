@@ -189,7 +189,16 @@ def test_the_token_scan_reads_every_head_as_the_step_by_step_scan_does(body, lim
 
     from html_reference import scan_head as reference
 
+    assume(html.wide_encoding(body) is None)  # UTF-16/32 are transcoded first: tested apart
     assert asdict(html.scan_head(body, limit)) == asdict(reference(body, limit))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=300), st.sampled_from(["", "utf-16", "utf-32be", "UTF-16LE"]))
+def test_a_wide_document_scan_takes_any_bytes(body, charset):
+    for lead in (b"\xff\xfe", b"\xfe\xff", b"\xff\xfe\x00\x00", b"<\x00", b""):
+        head = html.scan_head(lead + body, 64, charset=charset.lower())
+        assert head.end <= len(lead + body) and len(head.metas) <= len(lead + body)
 
 
 def test_json_nested_deeper_than_the_parser_goes_is_an_answer_not_a_crash():

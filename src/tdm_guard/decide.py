@@ -184,7 +184,7 @@ class PageResponse:
         mentions "%PDF-" is read both ways)."""
         if "html" in self.content_type or (
                 not self.content_type and files.signature(bytes(self.body[:64])) is None):
-            return html.scan_head(self.body, partial=self.partial)
+            return html.scan_head(self.body, partial=self.partial, charset=self.charset)
         return None
 
     def licence_urls(self, url: str) -> list[str]:
@@ -234,6 +234,15 @@ class PageResponse:
         """The names of the headers present, lower-cased: a signal whose header is absent is
         not looked for (each header reader finds nothing in headers without its own)."""
         return frozenset(name.strip().lower() for name, _ in self.headers)
+
+    @cached_attribute
+    def charset(self) -> str:
+        """The charset parameter of the Content-Type (the first), or ""."""
+        for name, value in self.headers:
+            if name.lower() == "content-type":
+                _, found, rest = value.lower().partition("charset=")
+                return rest.split(";")[0].strip() if found else ""
+        return ""
 
     @cached_attribute
     def content_type(self) -> str:

@@ -76,10 +76,44 @@ def _attrs(raw: bytes) -> dict[str, str]:
     return out
 
 
-def scan_head(body: bytes, limit: int = MAX_HEAD_BYTES, partial: bool = False) -> Head:
+def wide_encoding(body: bytes, charset: str = "") -> str | None:
+    """The UTF-16 or UTF-32 encoding a document is in (its byte-order mark, its declared
+    charset, or a `<` as its first 16-bit unit), or None: the tokenizer reads ASCII-based
+    bytes, so such a document is transcoded first, never scanned as bytes that hold no tag."""
+    if body[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        return "utf-32"
+    if body[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16"
+    charset = charset.strip().strip("\"'").lower().replace("_", "-")
+    if charset in ("utf-16", "utf-16le", "utf-16be", "utf-16-le", "utf-16-be", "utf-32",
+                   "utf-32le", "utf-32be", "utf-32-le", "utf-32-be"):
+        return charset
+    if body[:2] == b"<\x00":
+        return "utf-16-le"
+    if body[:2] == b"\x00<":
+        return "utf-16-be"
+    return None
+
+
+def scan_head(body: bytes, limit: int = MAX_HEAD_BYTES, partial: bool = False,
+              charset: str = "") -> Head:
     """Extract meta tags and JSON-LD from the head of `body` (at most `limit` bytes).
     `partial`: `body` is the first part of a larger document (a download cut at its cap),
-    so a head still open where it ends is `truncated` too."""
+    so a head still open where it ends is `truncated` too. `charset`: the one the response
+    declared (a UTF-16 or UTF-32 document is transcoded to UTF-8 first; its scan then
+    depends on every byte read)."""
+    narrow = body[:1] == b"<" and body[1:2] != b"\x00"  # nearly every page: ASCII-based
+    encoding = None if narrow and not charset.startswith(("utf-16", "utf-32")) else \
+        wide_encoding(body, charset)
+    if encoding is not None:
+        try:
+            text = body[:limit].decode(encoding, "replace").encode("utf-8")
+        except LookupError:
+            text = None
+        if text is not None:
+            head = scan_head(text, len(text) + 1, partial or len(body) > limit)
+            head.end = min(len(body), limit + 1)
+            return head
     text = body[:limit]
     head = Head()
     for token in _TOKEN.finditer(text):
