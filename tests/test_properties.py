@@ -222,3 +222,12 @@ def test_json_nested_deeper_than_the_parser_goes_is_an_answer_not_a_crash():
                                     page)
     assert d.allowed is False  # the other signals of the page are still read
     assert content.from_jsonld([deep.decode()]) == []
+
+
+def test_a_tdm_reservation_written_as_1_0_is_the_number_1():
+    for text in (b"1.0", b"1e0", b"1"):
+        body = b'[{"location": "/", "tdm-reservation": ' + text + b"}]"
+        file = tdmrep.TdmRepFile.parse("https://example.org/.well-known/tdmrep.json", body)
+        assert file.rules[0].reservation == 1
+    body = b'[{"location": "/", "tdm-reservation": 1.5}]'
+    assert tdmrep.TdmRepFile.parse("u", body).rules[0].reservation is None

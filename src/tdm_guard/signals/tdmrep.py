@@ -125,9 +125,10 @@ def _parse_rule(index: int, item: object) -> tuple[TdmRule | None, str | None]:
     if not location.startswith(("/", "*")):
         return None, f"rule {index}: location {json.dumps(location)} is not a path pattern; skipped"
     raw = item.get("tdm-reservation")
-    # A JSON number 0 or 1; booleans, strings ("1") and other numbers are protocol errors.
-    reservation = raw if isinstance(raw, int) and not isinstance(raw, bool) and raw in (0, 1) \
-        else None
+    # A JSON number 0 or 1 (JSON has one number type: 1.0 and 1e0 are the number 1);
+    # booleans, strings ("1") and other numbers are protocol errors.
+    reservation = int(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) \
+        and raw in (0, 1) else None
     policy = item.get("tdm-policy")
     policy = policy.strip() if isinstance(policy, str) and policy.strip() else None
     rule = TdmRule(index, location, PathPattern(location), reservation, policy, raw)
