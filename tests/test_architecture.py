@@ -21,7 +21,8 @@ PACKAGES = {"tdm_guard": ROOT / "src" / "tdm_guard",
 # The sans-IO core, from the bottom layer up: a module may import its own layer and the
 # layers below it, never one above.
 LAYERS = [
-    ["tdm_guard.model", "tdm_guard.fetched", "tdm_guard.stored", "tdm_guard.freshness"],
+    ["tdm_guard.model", "tdm_guard.codings", "tdm_guard.fetched", "tdm_guard.stored",
+     "tdm_guard.freshness"],
     ["tdm_guard.signals"],
     ["tdm_guard.urls", "tdm_guard.scrapy_settings"],
     ["tdm_guard.declarations"],

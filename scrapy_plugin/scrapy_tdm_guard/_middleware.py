@@ -46,6 +46,7 @@ from tdm_guard import (
     parse_url,
     store_kind,
 )
+from tdm_guard.codings import content_codings
 from tdm_guard.decide import SIGNAL_HEADERS
 from tdm_guard.fetched import MAX_REDIRECTS, POLICY_MAX_DECODED, Fetched, utc_iso
 from tdm_guard.freshness import MAX_FRESH, MAX_STALE, parse_duration
@@ -579,8 +580,7 @@ def _still_encoded(response: Response) -> str:
     values = dict.get(response.headers, b"Content-Encoding")  # Scrapy's normalised key
     if not values:
         return ""  # nearly every page: no dict of Headers' own made
-    codings = [c.strip().lower() for v in values for c in v.decode("latin-1").split(",")]
-    codings = [c for c in codings if c and c != "identity"]
+    codings = content_codings(v.decode("latin-1") for v in values)
     return f"Content-Encoding {', '.join(codings)}: not decoded" if codings else ""
 
 

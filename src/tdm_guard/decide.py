@@ -236,20 +236,19 @@ class PageResponse:
         return frozenset(name.strip().lower() for name, _ in self.headers)
 
     @cached_attribute
-    def charset(self) -> str:
-        """The charset parameter of the Content-Type (the first), or ""."""
-        for name, value in self.headers:
-            if name.lower() == "content-type":
-                _, found, rest = value.lower().partition("charset=")
-                return rest.split(";")[0].strip() if found else ""
-        return ""
+    def _content_type_field(self) -> str:
+        """The first Content-Type value, lower-cased ("" without one)."""
+        return next((v.lower() for k, v in self.headers if k.lower() == "content-type"), "")
 
     @cached_attribute
     def content_type(self) -> str:
-        for name, value in self.headers:
-            if name.lower() == "content-type":
-                return value.split(";")[0].strip().lower()
-        return ""
+        return self._content_type_field.split(";")[0].strip()
+
+    @cached_attribute
+    def charset(self) -> str:
+        """The charset parameter of the Content-Type (the first), or ""."""
+        _, found, rest = self._content_type_field.partition("charset=")
+        return rest.split(";")[0].strip() if found else ""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from ..decide import Evaluator, OriginPolicy, PageResponse
@@ -149,8 +149,7 @@ class Checker:
         cap = files.body_cap(page.body, response.content_type, self.max_file_bytes,
                              MAX_HEAD_BYTES)
         if len(page.body) > cap:  # what the readers take; what was cut makes it partial
-            response = PageResponse(page.status, page.headers, page.body[:cap], partial=True,
-                                    fetched_at=page.fetched_at_iso)
+            response = replace(response, body=page.body[:cap], partial=True)
         licence_urls = response.licence_urls(url.href)
         if licence_urls:
             response = response.with_licences(await self.origins.licence_files(licence_urls))

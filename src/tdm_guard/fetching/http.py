@@ -26,6 +26,7 @@ import aiohttp
 from yarl import URL as YarlURL
 
 from .. import __version__
+from ..codings import content_codings, decoder
 from ..fetched import MAX_REDIRECTS, Fetched
 
 __all__ = ["AsyncFetcher", "DEADLINE_FACTOR"]
@@ -178,17 +179,15 @@ def _undo_encoding(headers: list[tuple[str, str]], body: bytes,
     no reader can take, never parsed as if it were plain (a robots.txt in an unknown
     coding is not an empty file)."""
     values = [v for k, v in headers if k.lower() == "content-encoding"]
-    codings = [c.strip().lower() for v in values for c in v.split(",")]
-    codings = [c for c in codings if c and c != "identity"]
+    codings = content_codings(values)
     if not codings:
         return body, ""
     first = values[0].lower() if values[0].isascii() else ""
     if len(values) == 1 and first in _AIOHTTP_DECODES:
         return body, ""  # decoded by aiohttp
     if codings == ["x-gzip"]:
-        inflate = zlib.decompressobj(47)
         try:
-            return inflate.decompress(body, max_bytes), ""
+            return decoder(codings)(body, max_bytes), ""
         except zlib.error as exc:
             return b"", f"Content-Encoding x-gzip: not decodable ({exc})"
     return b"", f"Content-Encoding {', '.join(codings)}: not decoded (unsupported coding)"

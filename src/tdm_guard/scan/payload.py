@@ -6,10 +6,9 @@ head's 512 KiB, a file's `max_file_bytes`: what `check` downloads)."""
 from __future__ import annotations
 
 import io
-import zlib
-from collections.abc import Callable
 from typing import Any
 
+from ..codings import content_codings, decoder
 from ..signals import files
 from ..signals.html import MAX_HEAD_BYTES
 
@@ -22,13 +21,11 @@ def read_payload(reader: Any, headers: list[tuple[str, str]],
                  max_file_bytes: int = files.MAX_FILE_BYTES,
                  ) -> tuple[bytes, bool, str | None]:
     """(the payload's decoded head, whether there is more, why it could not be read)."""
-    codings = [c.strip().lower() for k, v in headers if k.lower() == "content-encoding"
-               for c in v.split(",") if c.strip()]
-    codings = [c for c in codings if c != "identity"]
+    codings = content_codings(v for k, v in headers if k.lower() == "content-encoding")
     content_type = next((v for k, v in headers if k.lower() == "content-type"), "")
     content_type = content_type.split(";")[0].strip().lower()
     try:
-        decoder = _decoder(codings)
+        decode = decoder(codings)
     except ValueError as exc:
         return b"", False, str(exc)
     chunked = any(k.lower() == "transfer-encoding" and "chunked" in v.lower()
@@ -51,7 +48,7 @@ def read_payload(reader: Any, headers: list[tuple[str, str]],
             raw += len(chunk)
             cap = files.body_cap(bytes(out[:1024]), content_type, max_file_bytes,
                                  MAX_HEAD_BYTES)
-            out += decoder(chunk, max(cap - len(out), 0) + CHUNK)
+            out += decode(chunk, max(cap - len(out), 0) + CHUNK)
             if files.enough(out, content_type, MAX_HEAD_BYTES, max_file_bytes) \
                     or raw >= MAX_RAW_READ:
                 partial = True
@@ -65,8 +62,6 @@ def read_payload(reader: Any, headers: list[tuple[str, str]],
         partial = True
     return bytes(out), partial, None
 
-
-Decoder = Callable[[bytes, int], bytes]
 
 
 def dechunk(data: bytes) -> bytes:
@@ -89,68 +84,6 @@ def dechunk(data: bytes) -> bytes:
         out += data[end + 2:end + 2 + size]
         at = end + 2 + size + 2
     return bytes(out) if out or not data else data
-
-
-def _decoder(codings: list[str]) -> Decoder:
-    """An incremental decoder undoing `codings` (applied in order, so undone in reverse).
-    Each call returns at most `want` bytes (a bomb grows the output by what was asked for,
-    never by what it holds); input not decoded yet is kept for the next call."""
-    steps = [_step(c) for c in reversed(codings)]
-
-    def decode(data: bytes, want: int) -> bytes:
-        for n, step in enumerate(steps):
-            data = step(data, want if n == len(steps) - 1 else MAX_RAW_READ)
-        return data
-
-    return decode
-
-
-def _step(coding: str) -> Decoder:
-    if coding in ("gzip", "x-gzip", "deflate"):
-        state = {"z": zlib.decompressobj(47 if coding != "deflate" else 15), "first": True}
-
-        def inflate(data: bytes, want: int) -> bytes:
-            z = state["z"]
-            try:
-                out = z.decompress(z.unconsumed_tail + data, want)
-            except zlib.error:
-                if coding == "deflate" and state["first"]:  # raw deflate, as some servers send
-                    state["z"] = z = zlib.decompressobj(-15)
-                    out = z.decompress(data, want)
-                else:
-                    raise
-            state["first"] = False
-            return out
-        return inflate
-    if coding == "br":
-        try:
-            import brotli
-        except ImportError:
-            raise ValueError("Content-Encoding br: not decoded (install brotli)") from None
-        brd = brotli.Decompressor()
-        waiting: list[bytes] = []
-
-        def unbrotli(data: bytes, want: int) -> bytes:
-            if not brd.can_accept_more_data():
-                waiting.append(data)
-                return brd.process(b"", output_buffer_limit=want)
-            if waiting:
-                data = b"".join(waiting) + data
-                waiting.clear()
-            return brd.process(data, output_buffer_limit=want)
-        return unbrotli
-    if coding == "zstd":
-        try:
-            from backports import zstd  # type: ignore[import-not-found]
-        except ImportError:
-            try:
-                from compression import zstd  # type: ignore[import-not-found,no-redef]
-            except ImportError:
-                raise ValueError("Content-Encoding zstd: not decoded (install "
-                                 "backports.zstd)") from None
-        zd = zstd.ZstdDecompressor()
-        return lambda data, want: zd.decompress(data, max_length=want)
-    raise ValueError(f"Content-Encoding {coding[:40]!r}: not decoded (unknown coding)")
 
 
 def short_error(exc: BaseException) -> str:

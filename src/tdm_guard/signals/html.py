@@ -80,6 +80,8 @@ def wide_encoding(body: bytes, charset: str = "") -> str | None:
     """The UTF-16 or UTF-32 encoding a document is in (its byte-order mark, its declared
     charset, or a `<` as its first 16-bit unit), or None: the tokenizer reads ASCII-based
     bytes, so such a document is transcoded first, never scanned as bytes that hold no tag."""
+    if body[:1] == b"<" and body[1:2] != b"\x00" and not charset:
+        return None  # nearly every page: ASCII-based, said nothing else
     if body[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
         return "utf-32"
     if body[:2] in (b"\xff\xfe", b"\xfe\xff"):
@@ -102,9 +104,7 @@ def scan_head(body: bytes, limit: int = MAX_HEAD_BYTES, partial: bool = False,
     so a head still open where it ends is `truncated` too. `charset`: the one the response
     declared (a UTF-16 or UTF-32 document is transcoded to UTF-8 first; its scan then
     depends on every byte read)."""
-    narrow = body[:1] == b"<" and body[1:2] != b"\x00"  # nearly every page: ASCII-based
-    encoding = None if narrow and not charset.startswith(("utf-16", "utf-32")) else \
-        wide_encoding(body, charset)
+    encoding = wide_encoding(body, charset)
     if encoding is not None:
         try:
             text = body[:limit].decode(encoding, "replace").encode("utf-8")

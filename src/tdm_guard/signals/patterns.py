@@ -71,7 +71,8 @@ class PathPattern:
     taking each literal piece at its leftmost place after the previous one finds a match
     whenever there is one (a hostile `/*a*a*a*a*a*b` is as cheap as any other pattern)."""
 
-    __slots__ = ("raw", "pattern", "length", "prefix", "literal", "anchored", "_parts")
+    __slots__ = ("raw", "pattern", "length", "prefix", "literal", "anchored", "_middle",
+                 "_tail")
 
     def __init__(self, raw: str) -> None:
         self.raw = raw
@@ -87,28 +88,33 @@ class PathPattern:
         self.literal = parts[0]
         # a plain pattern: a prefix test is enough
         self.prefix: str | None = body if len(parts) == 1 and not anchored else None
-        self._parts = tuple(parts)
+        # the pieces found left to right after `literal`, and with `$` the piece that must
+        # end the path (None: "/exact$", the path is `literal` itself)
+        if anchored:
+            self._middle = tuple(p for p in parts[1:-1] if p)
+            self._tail: str | None = parts[-1] if len(parts) > 1 else None
+        else:
+            self._middle = tuple(p for p in parts[1:] if p)
+            self._tail = None
 
     def match(self, path: str) -> bool:
         if self.prefix is not None:
             return path.startswith(self.prefix)
-        parts = self._parts
-        first = parts[0]
+        first = self.literal
         if not path.startswith(first):
             return False
-        if len(parts) == 1:  # "/exact$"
+        if self.anchored and self._tail is None:  # "/exact$"
             return len(path) == len(first)
         pos = len(first)
-        middle = parts[1:-1] if self.anchored else parts[1:]
-        for part in middle:
-            if part:
-                found = path.find(part, pos)
-                if found < 0:
-                    return False
-                pos = found + len(part)
-        if not self.anchored:
+        for part in self._middle:
+            found = path.find(part, pos)
+            if found < 0:
+                return False
+            pos = found + len(part)
+        tail = self._tail
+        if tail is None:
             return True
-        tail = parts[-1]  # "$": the last piece ends the path, after everything before it
+        # "$": the last piece ends the path, after everything before it
         return len(path) - len(tail) >= pos and path.endswith(tail)
 
     def __repr__(self) -> str:
