@@ -62,3 +62,53 @@ def test_a_hostile_wildcard_pattern_is_matched_without_backtracking():
     assert pattern.match("/" + "a" * 20000 + "b")
     assert PathPattern("/*a*a*a*a*b$").match("/" + "a" * 5000 + "xb")
     assert not PathPattern("/*a*a*a*a*b$").match("/" + "a" * 5000 + "bx")
+
+
+@settings(max_examples=2000, deadline=None)
+@given(PIECES, PATHS)
+def test_the_linear_regex_agrees_with_the_matcher(pattern, path):
+    compiled = PathPattern("/" + pattern)
+    path = "/" + path
+    assert (re.match(compiled.regex(), path, re.DOTALL) is not None) == compiled.match(path)
+
+
+def _rule_list(patterns):
+    from tdm_guard.signals.robots import Line, Rule, RuleList
+
+    def line(n, allow, p):
+        key = "allow" if allow else "disallow"
+        return Line(n, key, p, f"{key}: {p}")
+
+    return RuleList([Rule(line(n, allow, p), allow, PathPattern(p))
+                     for n, (allow, p) in enumerate(patterns, 1)])
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.tuples(st.booleans(), PIECES.map(lambda p: "/" + p)), min_size=1,
+                max_size=80),
+       st.lists(PATHS.map(lambda p: "/" + p), min_size=1, max_size=10))
+def test_combined_wildcard_rules_pick_the_same_rule_as_the_loop(patterns, paths):
+    """After enough lookups a rule list tests its wildcard rules in compiled alternations;
+    the deciding rule (and so the line cited as evidence) is the one the loop picks."""
+    loop, combined = _rule_list(patterns), _rule_list(patterns)
+    combined._combine()
+    for path in paths:
+        expected, got = loop.first(path), combined.first(path)
+        assert (got and got.line.number) == (expected and expected.line.number), path
+
+
+def test_a_busy_rule_list_switches_to_combined_regexes_with_the_same_answers():
+    from tdm_guard.signals import robots
+
+    patterns = [(False, f"/*x{i}*") for i in range(robots.COMBINE_CHUNK + 10)]
+    patterns += [(True, "/*x1*y"), (False, "/*a*a*a*a*a*a*a*b")]
+    rules = _rule_list(patterns)
+    paths = ["/q/x1/y", "/x70", "/zzz", "/" + "a" * 20000, "/" + "a" * 20000 + "b"]
+    before = [rules.first(p) for p in paths]
+    for _ in range(robots.COMBINE_AFTER):
+        rules.first("/nothing")
+    assert rules._combined is not None and len(rules._combined) == 2  # chunked
+    after = [rules.first(p) for p in paths]
+    assert [r and r.line.number for r in after] == [r and r.line.number for r in before]
+    assert after[0].allow and after[0].pattern.raw == "/*x1*y"
+    assert after[2] is None and after[3] is None and not after[4].allow

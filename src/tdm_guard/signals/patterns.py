@@ -117,5 +117,18 @@ class PathPattern:
         # "$": the last piece ends the path, after everything before it
         return len(path) - len(tail) >= pos and path.endswith(tail)
 
+    def regex(self) -> str:
+        """This pattern as a regex source that matches as `match` does, in linear time too:
+        each piece is found at its leftmost place inside an atomic group, which the engine
+        never backtracks into (used to test many wildcard rules in one C-level call)."""
+        head = re.escape(self.literal)
+        if self.prefix is not None:
+            return head
+        if self.anchored and self._tail is None:
+            return head + r"\Z"
+        pieces = "".join(f"(?>.*?{re.escape(part)})" for part in self._middle)
+        tail = "" if self._tail is None else f".*{re.escape(self._tail)}\\Z"
+        return head + pieces + tail
+
     def __repr__(self) -> str:
         return f"PathPattern({self.raw!r})"

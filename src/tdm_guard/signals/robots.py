@@ -103,6 +103,14 @@ class Rule:
     pattern: PathPattern
 
 
+# A rule list with this many wildcard rules compiles them into regexes after this many
+# lookups; an alternation is kept short because the engine's cost per branch grows with
+# the number of groups.
+COMBINE_AT = 4
+COMBINE_AFTER = 64
+COMBINE_CHUNK = 64
+
+
 class RuleList:
     """A group's rules, longest pattern first (Allow first on a tie), indexed for matching.
 
@@ -113,7 +121,8 @@ class RuleList:
     octets, Allow on a tie (RFC 9309 §2.2.2).
     """
 
-    __slots__ = ("rules", "_plain", "_plain_lengths", "_special", "_special_lengths")
+    __slots__ = ("rules", "_plain", "_plain_lengths", "_special", "_special_lengths",
+                 "_combined", "_lookups")
 
     def __init__(self, rules: list[Rule]) -> None:
         self.rules = sorted(rules, key=lambda r: (r.pattern.length, r.allow), reverse=True)
@@ -130,6 +139,12 @@ class RuleList:
         self._plain_lengths = sorted(plain, reverse=True)
         self._special = special
         self._special_lengths = sorted(special, reverse=True)
+        # Many wildcard rules (github.com has 48) are matched by combined regexes once the
+        # list has served COMBINE_AFTER lookups: an origin visited a few times never pays
+        # their compilation, a busy one tests all its wildcards in a few C-level calls.
+        self._combined: list[tuple[re.Pattern[str], list[Rule]]] | None = None
+        count = sum(len(found) for bucket in special.values() for found in bucket.values())
+        self._lookups = 0 if count >= COMBINE_AT else -1
 
     def first(self, path: str) -> Rule | None:
         """The deciding rule for `path` (RFC 9309 §2.2.2: the most octets; Allow on a tie),
@@ -143,6 +158,12 @@ class RuleList:
                     break
         if not self._special_lengths:
             return best
+        if self._combined is not None:
+            return self._first_combined(path, best)
+        if self._lookups >= 0:
+            self._lookups += 1
+            if self._lookups >= COMBINE_AFTER:
+                self._combine()
         rank = (best.pattern.length, best.allow) if best is not None else (-1, False)
         for length in self._special_lengths:
             if length > size:
@@ -154,6 +175,32 @@ class RuleList:
                 key = (rule.pattern.length, rule.allow)
                 if key > rank and rule.pattern.match(path):
                     best, rank = rule, key
+        return best
+
+    def _combine(self) -> None:
+        """Compile the wildcard rules into alternations in the order `first` prefers them:
+        most octets, Allow, then the longest literal start, then file order (what the loop
+        over lengths keeps on a tie). The first alternative that matches is the best one."""
+        specials = [rule for length in self._special_lengths
+                    for found in self._special[length].values() for rule in found]
+        specials.sort(key=lambda r: (r.pattern.length, r.allow, len(r.pattern.literal)),
+                      reverse=True)  # stable: ties keep the loop's order
+        chunks = []
+        for start in range(0, len(specials), COMBINE_CHUNK):
+            part = specials[start : start + COMBINE_CHUNK]
+            source = "|".join(f"({rule.pattern.regex()})" for rule in part)
+            chunks.append((re.compile(source, re.DOTALL), part))
+        self._combined = chunks
+
+    def _first_combined(self, path: str, best: Rule | None) -> Rule | None:
+        for regex, part in self._combined:  # type: ignore[union-attr]
+            found = regex.match(path)
+            if found is not None:
+                rule = part[found.lastindex - 1]  # type: ignore[operator]
+                if best is None or (rule.pattern.length, rule.allow) > (best.pattern.length,
+                                                                        best.allow):
+                    return rule
+                return best
         return best
 
     def __bool__(self) -> bool:
