@@ -103,7 +103,8 @@ def test_a_busy_rule_list_switches_to_combined_regexes_with_the_same_answers():
     patterns = [(False, f"/*x{i}*") for i in range(robots.COMBINE_CHUNK + 10)]
     patterns += [(True, "/*x1*y"), (False, "/*a*a*a*a*a*a*a*b")]
     rules = _rule_list(patterns)
-    paths = ["/q/x1/y", "/x70", "/zzz", "/" + "a" * 20000, "/" + "a" * 20000 + "b"]
+    paths = ["/q/x1/y", "/x70", "/zzz", "/" + "a" * 20000, "/" + "a" * 20000 + "b",
+             "/" + "a" * 200 + "b", "/" + "a" * 200]  # long paths keep the loop
     before = [rules.first(p) for p in paths]
     for _ in range(robots.COMBINE_AFTER):
         rules.first("/nothing")
@@ -112,3 +113,4 @@ def test_a_busy_rule_list_switches_to_combined_regexes_with_the_same_answers():
     assert [r and r.line.number for r in after] == [r and r.line.number for r in before]
     assert after[0].allow and after[0].pattern.raw == "/*x1*y"
     assert after[2] is None and after[3] is None and not after[4].allow
+    assert not after[5].allow and after[6] is None

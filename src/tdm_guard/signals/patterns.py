@@ -120,15 +120,22 @@ class PathPattern:
     def regex(self) -> str:
         """This pattern as a regex source that matches as `match` does, in linear time too:
         each piece is found at its leftmost place inside an atomic group, which the engine
-        never backtracks into (used to test many wildcard rules in one C-level call)."""
+        never backtracks into, and the last one (or the `$` tail) by one greedy `.*`, which
+        only has to exist after them (used to test many wildcard rules in one C-level call).
+        """
         head = re.escape(self.literal)
         if self.prefix is not None:
             return head
         if self.anchored and self._tail is None:
             return head + r"\Z"
-        pieces = "".join(f"(?>.*?{re.escape(part)})" for part in self._middle)
-        tail = "" if self._tail is None else f".*{re.escape(self._tail)}\\Z"
-        return head + pieces + tail
+        middle = [re.escape(part) for part in self._middle]
+        if self._tail is not None:
+            last = f".*{re.escape(self._tail)}\\Z"
+        elif middle:
+            last = f".*{middle.pop()}"
+        else:
+            last = ""
+        return head + "".join(f"(?>.*?{part})" for part in middle) + last
 
     def __repr__(self) -> str:
         return f"PathPattern({self.raw!r})"

@@ -106,9 +106,12 @@ class Rule:
 # A rule list with this many wildcard rules compiles them into regexes after this many
 # lookups; an alternation is kept short because the engine's cost per branch grows with
 # the number of groups.
+# Paths longer than COMBINE_PATHS_UPTO keep the loop: the regex engine scans for a piece
+# position by position, where `str.find` is faster on a long path.
 COMBINE_AT = 4
 COMBINE_AFTER = 64
 COMBINE_CHUNK = 64
+COMBINE_PATHS_UPTO = 256
 
 
 class RuleList:
@@ -158,7 +161,7 @@ class RuleList:
                     break
         if not self._special_lengths:
             return best
-        if self._combined is not None:
+        if self._combined is not None and size <= COMBINE_PATHS_UPTO:
             return self._first_combined(path, best)
         if self._lookups >= 0:
             self._lookups += 1
