@@ -340,3 +340,27 @@ def test_a_decision_holds_what_it_read_only_when_asked():
     assert plain.inputs is None and plain.content_type == "text/html"
     kept = Evaluator("bot", keep_inputs=True).evaluate("https://a.example/p", origin, page)
     assert kept.inputs.page is page and kept.inputs.origin is origin
+
+
+def test_a_page_response_is_a_frozen_value_however_it_is_built():
+    """PageResponse writes its fields itself (a per-page cost): it must still behave as the
+    frozen dataclass it is declared as."""
+    import dataclasses
+
+    import pytest
+
+    from tdm_guard.decide import PageResponse
+
+    a, b = PageResponse(200), PageResponse(200)
+    assert a == b and a.headers == [] and a.headers is not b.headers  # fresh defaults
+    assert a.provenance == {} and a.provenance is not b.provenance
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        a.status = 404  # type: ignore[misc]
+    page = PageResponse(200, [("Content-Type", "text/html; charset=UTF-8")], b"<html>",
+                        partial=True, name="x.html", fetched_at="2026-01-01T00:00:00+00:00")
+    assert dataclasses.replace(page, body=b"<p>") == PageResponse(
+        200, [("Content-Type", "text/html; charset=UTF-8")], b"<p>", partial=True,
+        name="x.html", fetched_at="2026-01-01T00:00:00+00:00")
+    assert [f.name for f in dataclasses.fields(page)][:3] == ["status", "headers", "body"]
+    assert page.content_type == "text/html" and page.charset == "utf-8"
+    assert "partial=True" in repr(page)

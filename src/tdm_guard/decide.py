@@ -157,7 +157,7 @@ class OriginPolicy:
                                 Fetched(tdmrep_url, error=detail))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class PageResponse:
     """The part of a page's response that carries signals: status, headers, head of the body."""
 
@@ -170,6 +170,25 @@ class PageResponse:
     provenance: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)
     fetched_at: str | None = None  # when it was read (ISO 8601, UTC): reasons from it name it
     fetches: tuple[Fetched, ...] = ()  # the RSL documents it links to, as fetched (snapshots)
+
+    def __init__(self, status: int | None, headers: list[tuple[str, str]] | None = None,
+                 body: bytes = b"", partial: bool = False,
+                 licences: tuple[rsl.RslDocument, ...] = (), name: str = "",
+                 provenance: Mapping[str, tuple[str | None, str | None]] | None = None,
+                 fetched_at: str | None = None, fetches: tuple[Fetched, ...] = ()) -> None:
+        # One per downloaded page: the fields go straight into `__dict__` (the generated
+        # frozen `__init__` calls object.__setattr__ per field, three times the cost);
+        # assignment after construction still raises FrozenInstanceError.
+        fields_ = self.__dict__
+        fields_["status"] = status
+        fields_["headers"] = [] if headers is None else headers
+        fields_["body"] = body
+        fields_["partial"] = partial
+        fields_["licences"] = licences
+        fields_["name"] = name
+        fields_["provenance"] = {} if provenance is None else provenance
+        fields_["fetched_at"] = fetched_at
+        fields_["fetches"] = fetches
 
     @cached_attribute
     def file(self) -> files.FileKind | None:
@@ -238,7 +257,10 @@ class PageResponse:
     @cached_attribute
     def _content_type_field(self) -> str:
         """The first Content-Type value, lower-cased ("" without one)."""
-        return next((v.lower() for k, v in self.headers if k.lower() == "content-type"), "")
+        for name, value in self.headers:
+            if len(name) == 12 and name.lower() == "content-type":
+                return value.lower()
+        return ""
 
     @cached_attribute
     def content_type(self) -> str:
