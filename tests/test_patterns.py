@@ -114,3 +114,20 @@ def test_a_busy_rule_list_switches_to_combined_regexes_with_the_same_answers():
     assert after[0].allow and after[0].pattern.raw == "/*x1*y"
     assert after[2] is None and after[3] is None and not after[4].allow
     assert not after[5].allow and after[6] is None
+
+
+def test_wildcard_rules_are_compiled_once_however_long_the_later_paths(monkeypatch):
+    """A path too long for the combined regexes takes the loop; it must not compile them
+    again (found by a new-user review: every long path rebuilt them)."""
+    from tdm_guard.signals import robots
+
+    rules = _rule_list([(False, f"/x{i}*y{i}*z$") for i in range(20)])
+    compiled = []
+    original = robots.RuleList._combine
+    monkeypatch.setattr(robots.RuleList, "_combine",
+                        lambda self: (compiled.append(1), original(self))[1])
+    for _ in range(robots.COMBINE_AFTER + 5):
+        rules.first("/short")
+    for _ in range(50):
+        assert rules.first("/x3" + "a" * 300 + "y3z").pattern.raw == "/x3*y3*z$"
+    assert len(compiled) == 1

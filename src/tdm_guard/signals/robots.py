@@ -161,9 +161,10 @@ class RuleList:
                     break
         if not self._special_lengths:
             return best
-        if self._combined is not None and size <= COMBINE_PATHS_UPTO:
-            return self._first_combined(path, best)
-        if self._lookups >= 0:
+        if self._combined is not None:
+            if size <= COMBINE_PATHS_UPTO:
+                return self._first_combined(path, best)
+        elif self._lookups >= 0:  # compiled once, on the COMBINE_AFTER-th lookup
             self._lookups += 1
             if self._lookups >= COMBINE_AFTER:
                 self._combine()
