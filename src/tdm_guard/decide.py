@@ -258,7 +258,7 @@ class PageResponse:
     def _content_type_field(self) -> str:
         """The first Content-Type value, lower-cased ("" without one)."""
         for name, value in self.headers:
-            if len(name) == 12 and name.lower() == "content-type":
+            if name.lower() == "content-type":
                 return value.lower()
         return ""
 
