@@ -1,9 +1,13 @@
 """One Scrapy crawl of the generated site: stock, or with tdm-guard; prints JSON measurements.
 
-usage: python bench/crawl.py stock|block|tag BASE_URL PAGES [ORIGINS]
+usage: python bench/crawl.py stock|floor|block|tag BASE_URL PAGES [ORIGINS]
 
 `stock` is Scrapy with ROBOTSTXT_OBEY; `block` and `tag` add the tdm-guard add-on in that
-mode (ROBOTSTXT_OBEY stays on: the add-on replaces Scrapy's robots.txt middleware). With
+mode (ROBOTSTXT_OBEY stays on: the add-on replaces Scrapy's robots.txt middleware).
+`floor` is stock Scrapy plus the one more download per origin that reading TDMRep takes
+(`/.well-known/tdmrep.json`, fetched beside robots.txt through the engine, as robots.txt
+is, and dropped unread): the least any add-on that reads tdmrep.json through Scrapy's
+downloader can cost, whatever it does with the file. With
 ORIGINS > 1 the pages are spread over that many host names (o0.bench.test, ...), reached
 through the benchmark server acting as an HTTP forward proxy (`http_proxy`, set by run.py).
 The parent measures the whole process's CPU time (getrusage of the child); the figures
@@ -20,6 +24,7 @@ Crawls compared must run in the same regime; run.py names it in each table.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -28,6 +33,10 @@ import time
 
 import scrapy
 from scrapy.crawler import CrawlerProcess
+from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
+from scrapy.http.request import NO_CALLBACK
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
+from scrapy.utils.httpobj import urlparse_cached
 
 
 class SiteSpider(scrapy.Spider):
@@ -35,6 +44,24 @@ class SiteSpider(scrapy.Spider):
 
     def parse(self, response):
         yield {"url": response.url}
+
+
+class TdmrepFloorMiddleware(RobotsTxtMiddleware):
+    """Scrapy's robots.txt middleware, plus a download of each origin's tdmrep.json beside
+    its robots.txt (awaited by the request that started both, then dropped)."""
+
+    async def robot_parser(self, request: scrapy.Request):  # noqa: ANN201 - Scrapy's type
+        url = urlparse_cached(request)
+        if url.netloc in self._parsers:
+            return await super().robot_parser(request)
+        tdmrep = scrapy.Request(f"{url.scheme}://{url.netloc}/.well-known/tdmrep.json",
+                                priority=self.DOWNLOAD_PRIORITY, callback=NO_CALLBACK,
+                                meta={"dont_obey_robotstxt": True})
+        fetch = deferred_from_coro(self.crawler.engine.download_async(tdmrep))
+        parser = await super().robot_parser(request)
+        with contextlib.suppress(Exception):  # its answer is not read
+            await maybe_deferred_to_future(fetch)
+        return parser
 
 
 def start_urls(base: str, pages: int, origins: int) -> list[str]:
@@ -57,8 +84,12 @@ def main() -> None:
     if mode in ("block", "tag"):
         settings.update({"ADDONS": {"scrapy_tdm_guard.TdmGuardAddon": 0},
                          "TDM_GUARD_CACHE": None, "TDM_GUARD_MODE": mode})
+    elif mode == "floor":
+        settings["DOWNLOADER_MIDDLEWARES"] = {
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            TdmrepFloorMiddleware: 100}
     elif mode != "stock":
-        raise SystemExit(f"mode must be stock, block or tag, not {mode!r}")
+        raise SystemExit(f"mode must be stock, floor, block or tag, not {mode!r}")
     process = CrawlerProcess(settings=settings)
     crawler = process.create_crawler(SiteSpider)
     peak = [0]
@@ -76,6 +107,7 @@ def main() -> None:
         "wall": t1 - t0,
         "cpu": (c1.user - c0.user) + (c1.system - c0.system),
         "items": stats.get("item_scraped_count", 0),
+        "downloads": stats.get("downloader/response_count", 0),
         "peak_queued": peak[0],
         "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }))
