@@ -635,8 +635,11 @@ def main() -> None:
                         help="rewrite docs/benchmarks.md from bench/results/latest.json")
     args = parser.parse_args()
     if args.report_only:
-        write_report(json.loads((HERE / "results" / "latest.json").read_text()),
-                     ROOT / "docs" / "benchmarks.md")
+        latest = HERE / "results" / "latest.json"
+        if not latest.is_file():
+            raise SystemExit(f"--report-only rewrites the report from {latest}, which a "
+                             "full run writes: there is none yet")
+        write_report(json.loads(latest.read_text()), ROOT / "docs" / "benchmarks.md")
         return
     runs = 1 if args.quick else args.runs
     began = time.time()
