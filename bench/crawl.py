@@ -6,10 +6,11 @@ usage: python bench/crawl.py stock|floor|block|tag BASE_URL PAGES [ORIGINS]
 mode (ROBOTSTXT_OBEY stays on: the add-on replaces Scrapy's robots.txt middleware).
 `floor` is stock Scrapy plus the one more download per origin that reading TDMRep takes
 (`/.well-known/tdmrep.json`, fetched beside robots.txt through the engine, as robots.txt
-is, and dropped unread): the least any add-on that reads tdmrep.json through Scrapy's
-downloader can cost, whatever it does with the file. With
-ORIGINS > 1 the pages are spread over that many host names (o0.bench.test, ...), reached
-through the benchmark server acting as an HTTP forward proxy (`http_proxy`, set by run.py).
+is; every request of the origin waits for both, as with tdm-guard; the file is dropped
+unread): the least any add-on that reads tdmrep.json through Scrapy's downloader can cost,
+whatever it does with the file. With ORIGINS > 1 the pages are spread over that many host
+names (o0.bench.test, ...), reached through the benchmark server acting as an HTTP forward
+proxy (`http_proxy`, set by run.py).
 The parent measures the whole process's CPU time (getrusage of the child); the figures
 printed here are the crawl's own, from start to close, for comparison.
 
@@ -37,6 +38,7 @@ from scrapy.downloadermiddlewares.robotstxt import RobotsTxtMiddleware
 from scrapy.http.request import NO_CALLBACK
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from scrapy.utils.httpobj import urlparse_cached
+from twisted.internet.defer import Deferred
 
 
 class SiteSpider(scrapy.Spider):
@@ -48,19 +50,43 @@ class SiteSpider(scrapy.Spider):
 
 class TdmrepFloorMiddleware(RobotsTxtMiddleware):
     """Scrapy's robots.txt middleware, plus a download of each origin's tdmrep.json beside
-    its robots.txt (awaited by the request that started both, then dropped)."""
+    its robots.txt. Every request of an origin waits for both files, as tdm-guard's do (one
+    Deferred per waiter); once both are in, a request takes stock Scrapy's path unchanged.
+    The file is dropped unread."""
 
-    async def robot_parser(self, request: scrapy.Request):  # noqa: ANN201 - Scrapy's type
-        url = urlparse_cached(request)
-        if url.netloc in self._parsers:
+    def __init__(self, crawler):  # noqa: ANN001 - Scrapy's type
+        super().__init__(crawler)
+        self._tdmrep_done: set[str] = set()
+        self._tdmrep_waiting: dict[str, list[Deferred]] = {}
+
+    def robot_parser(self, request: scrapy.Request):  # noqa: ANN201 - Scrapy's type
+        # A plain function on the warm path: stock Scrapy's coroutine, no second one around it.
+        netloc = urlparse_cached(request).netloc
+        if netloc in self._tdmrep_done:
+            return super().robot_parser(request)
+        return self._after_tdmrep(request, netloc)
+
+    async def _after_tdmrep(self, request: scrapy.Request, netloc: str):  # noqa: ANN202
+        waiters = self._tdmrep_waiting.get(netloc)
+        if waiters is not None:
+            gate: Deferred = Deferred()
+            waiters.append(gate)
+            await maybe_deferred_to_future(gate)
             return await super().robot_parser(request)
-        tdmrep = scrapy.Request(f"{url.scheme}://{url.netloc}/.well-known/tdmrep.json",
+        self._tdmrep_waiting[netloc] = []
+        scheme = urlparse_cached(request).scheme
+        tdmrep = scrapy.Request(f"{scheme}://{netloc}/.well-known/tdmrep.json",
                                 priority=self.DOWNLOAD_PRIORITY, callback=NO_CALLBACK,
                                 meta={"dont_obey_robotstxt": True})
         fetch = deferred_from_coro(self.crawler.engine.download_async(tdmrep))
-        parser = await super().robot_parser(request)
-        with contextlib.suppress(Exception):  # its answer is not read
-            await maybe_deferred_to_future(fetch)
+        try:
+            parser = await super().robot_parser(request)
+            with contextlib.suppress(Exception):  # its answer is not read
+                await maybe_deferred_to_future(fetch)
+        finally:
+            self._tdmrep_done.add(netloc)
+            for gate in self._tdmrep_waiting.pop(netloc):
+                gate.callback(None)
         return parser
 
 

@@ -66,7 +66,12 @@ def make_handler(latency: float) -> type[BaseHTTPRequestHandler]:
 
 
 class QuietServer(ThreadingHTTPServer):
-    """A crawl that ends closes its kept-alive connections: not an error worth a traceback."""
+    """A crawl that ends closes its kept-alive connections: not an error worth a traceback.
+    The listen backlog is set before the socket listens (a class attribute: set on the
+    instance after construction it would change nothing, and the default of 5 refuses a
+    burst of new connections)."""
+
+    request_queue_size = 256
 
     def handle_error(self, request: object, client_address: object) -> None:
         if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
@@ -79,7 +84,6 @@ def main() -> None:
     args = parser.parse_args()
     server = QuietServer(("127.0.0.1", 0), make_handler(args.latency))
     server.daemon_threads = True
-    server.request_queue_size = 256
     print(server.server_address[1], flush=True)
     sys.stdout.close()
     server.serve_forever()
