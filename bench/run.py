@@ -438,9 +438,10 @@ def targets_text(ins: dict) -> str:
         rest_text = (f"the remaining {rest / 1e6:.0f} M is within the queued counts' own "
                      f"variation (about 1% of a crawl, {noise / 1e6:.0f} M here)"
                      if abs(rest) <= noise else
-                     f"the remaining {rest / 1e6:.0f} M ({rest / n / 1e6:.1f} M per origin) is "
-                     "what tdm-guard spends per origin: reading both files and building "
-                     "the origin's policy (reading and compiling one robots.txt costs about "
+                     f"the remaining {rest / 1e6:.0f} M ({rest / n / 1e6:.1f} M per origin), "
+                     f"more than the counts' own variation ({noise / 1e6:.0f} M here), is "
+                     "tdm-guard's work per origin: reading both files and building the "
+                     "origin's policy (reading and compiling one robots.txt costs about "
                      "0.6 M, measured apart on 2026-12-03)")
         floor_text = (
             "TDMRep requires that file of every origin (§6, processing priority: \"A TDM "
