@@ -1,6 +1,6 @@
 """Benchmark server: a generated site, optionally behind injected latency, on 127.0.0.1.
 
-usage: python bench/server.py --pages N [--latency S]   (prints the port, then serves)
+usage: python bench/server.py [--latency S]   (prints the port, then serves)
 
 - `/robots.txt`: a realistic file (a `*` group with a few Disallows, AI-crawler groups);
 - `/p/<n>.html`: small HTML pages;
