@@ -25,11 +25,11 @@ Crawls compared must run in the same regime; run.py names it in each table.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
 import resource
-import sys
 import time
 
 import scrapy
@@ -99,9 +99,28 @@ def start_urls(base: str, pages: int, origins: int) -> list[str]:
     return [f"http://o{n % origins}.bench.test/p/{n}.html" for n in range(pages)]
 
 
+MODES = ("stock", "floor", "block", "tag")
+
+
+def positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mode", choices=MODES)
+    parser.add_argument("base", help="the benchmark server, e.g. http://127.0.0.1:8000")
+    parser.add_argument("pages", type=positive)
+    parser.add_argument("origins", type=positive, nargs="?", default=1)
+    return parser.parse_args()
+
+
 def main() -> None:
-    mode, base, pages = sys.argv[1], sys.argv[2], int(sys.argv[3])
-    origins = int(sys.argv[4]) if len(sys.argv) > 4 else 1
+    args = arguments()
+    mode, base, pages, origins = args.mode, args.base, args.pages, args.origins
     settings = {
         "ROBOTSTXT_OBEY": True,
         "LOG_LEVEL": "ERROR",
@@ -117,8 +136,6 @@ def main() -> None:
         settings["DOWNLOADER_MIDDLEWARES"] = {
             "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
             TdmrepFloorMiddleware: 100}
-    elif mode != "stock":
-        raise SystemExit(f"mode must be stock, floor, block or tag, not {mode!r}")
     process = CrawlerProcess(settings=settings)
     crawler = process.create_crawler(SiteSpider)
     peak = [0]

@@ -3,7 +3,8 @@
 usage: python bench/run.py [--runs 5] [--quick] [--report-only]
 
 Writes its section of docs/benchmarks.md (the other scripts' sections stay) and
-bench/results/latest.json (raw numbers, every pair; a --quick run writes quick.json).
+bench/results/latest.json (raw numbers, every pair; a smoke run, --quick or fewer than 5
+rounds, writes quick.json and no report).
 1. Scrapy crawls of 1,200 generated pages, on one origin and over 200 origins (host names
    through the benchmark server as an HTTP proxy): stock Scrapy with ROBOTSTXT_OBEY against
    Scrapy with the tdm-guard add-on in block mode and in tag mode, alternating, `--runs`
@@ -36,6 +37,8 @@ import tempfile
 import time
 from importlib import metadata
 from pathlib import Path
+
+from tdm_guard.stores.atomic import write_atomically
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -533,6 +536,32 @@ def _against(ratio: float, mode: str) -> str:
     return f"{'above' if ratio > target else 'within'} the {mode} target ({target})"
 
 
+PUBLISHED_RUNS, PUBLISHED_PAGES = 5, 1200
+
+
+def smoke_run(data: dict) -> bool:
+    """A run with fewer rounds or pages than the issue's measure: kept, never published."""
+    return data["runs"] < PUBLISHED_RUNS or data["crawl_one"]["pages"] != PUBLISHED_PAGES
+
+
+def load_results(path: Path) -> dict:
+    """The raw numbers of a full run, or a one-line reason why they cannot be published."""
+    if not path.is_file():
+        raise SystemExit(f"--report-only rewrites the report from {path}, which a full run "
+                         "writes: there is none yet")
+    try:
+        data = json.loads(path.read_text())
+        smoke = smoke_run(data)
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"{path} is not a results file of bench/run.py "
+                         f"({type(exc).__name__}: {exc}); a full run writes a new one") from None
+    if smoke:
+        raise SystemExit(f"{path} holds a smoke run (fewer rounds or pages than the published "
+                         f"report's {PUBLISHED_RUNS} rounds of {PUBLISHED_PAGES:,}): a full run "
+                         "writes one to publish")
+    return data
+
+
 def write_report(data: dict, path: Path) -> None:
     one, many, d, b = data["crawl_one"], data["crawl_many"], data["decisions"], data["bulk"]
     a = d["all_signals"]
@@ -668,7 +697,28 @@ decisions process {d['maxrss_mb']:.0f} MB.
         new = text + "\n" + old[old.index("<!-- begin bench/"):]
     else:
         new = text + old
-    path.write_text(new)
+    write_atomically(path, new)  # whole or not at all: the other scripts' sections stay
+
+
+def report(data: dict, path: Path | None = None) -> None:
+    """Write this script's section of docs/benchmarks.md, or say in one line why not."""
+    path = path or ROOT / "docs" / "benchmarks.md"
+    try:
+        write_report(data, path)
+    except OSError as exc:
+        raise SystemExit(f"could not write {path}: {exc}") from None
+
+
+def report_only(latest: Path, docs: Path | None = None) -> None:
+    """The report rewritten from a full run's saved numbers; any other file is refused in
+    one line naming it, the report left as it was."""
+    data = load_results(latest)
+    try:
+        report(data, docs)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError,
+            ZeroDivisionError) as exc:  # a file from another version, or edited
+        raise SystemExit(f"{latest} lacks what the report needs ({type(exc).__name__}: "
+                         f"{exc}); a full run writes a complete one") from None
 
 
 def noise_probe(rounds: int = 7) -> dict:
@@ -689,25 +739,18 @@ def noise_probe(rounds: int = 7) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=PUBLISHED_RUNS,
+                        help=f"rounds of each comparison (a report needs {PUBLISHED_RUNS})")
     parser.add_argument("--quick", action="store_true", help="1 run, smaller inputs")
     parser.add_argument("--no-instructions", action="store_true",
                         help="skip the callgrind instruction counts (about half the time)")
     parser.add_argument("--report-only", action="store_true",
                         help="rewrite docs/benchmarks.md from bench/results/latest.json")
     args = parser.parse_args()
+    if args.runs < 1:
+        parser.error(f"--runs must be at least 1, not {args.runs}")
     if args.report_only:
-        latest = HERE / "results" / "latest.json"
-        if not latest.is_file():
-            raise SystemExit(f"--report-only rewrites the report from {latest}, which a "
-                             "full run writes: there is none yet")
-        data = json.loads(latest.read_text())
-        if data.get("quick") or data.get("runs", 0) < 5 \
-                or data.get("crawl_one", {}).get("pages") != 1200:
-            raise SystemExit(f"{latest} holds a smoke run (fewer rounds or pages than the "
-                             "published report's 5 rounds of 1,200): a full run writes one "
-                             "to publish")
-        write_report(data, ROOT / "docs" / "benchmarks.md")
+        report_only(HERE / "results" / "latest.json")
         return
     runs = 1 if args.quick else args.runs
     began = time.time()
@@ -715,7 +758,7 @@ def main() -> None:
         raise SystemExit(f"the shared corpus is needed beside the checkout: {CORPUS}")
     compile_tree()
     noise = noise_probe()
-    pages = 200 if args.quick else 1200
+    pages = 200 if args.quick else PUBLISHED_PAGES
     print("1/4 Scrapy crawl, one origin ...", file=sys.stderr, flush=True)
     crawl_one = bench_crawl(runs, pages, 1)
     print("2/4 Scrapy crawl, 200 origins ...", file=sys.stderr, flush=True)
@@ -735,13 +778,16 @@ def main() -> None:
     data = {"runs": runs, "machine": machine(), "versions": versions(),
             "date": time.strftime("%Y-%m-%d"), "noise": noise, "crawl_one": crawl_one,
             "crawl_many": crawl_many, "instructions": instructions, "decisions": decisions,
-            "bulk": bulk, "elapsed_s": time.time() - began, "quick": args.quick}
-    (HERE / "results").mkdir(exist_ok=True)
+            "bulk": bulk, "elapsed_s": time.time() - began}
     # A smoke run keeps its numbers apart: it must not replace the full run's raw pairs.
-    saved = "quick.json" if args.quick else "latest.json"
-    (HERE / "results" / saved).write_text(json.dumps(data, indent=2))
-    if not args.quick:
-        write_report(data, ROOT / "docs" / "benchmarks.md")
+    saved = HERE / "results" / ("quick.json" if smoke_run(data) else "latest.json")
+    try:
+        saved.parent.mkdir(exist_ok=True)
+        write_atomically(saved, json.dumps(data, indent=2))
+    except OSError as exc:
+        print(f"could not save the raw numbers to {saved}: {exc}", file=sys.stderr)
+    if not smoke_run(data):
+        report(data)
     print(json.dumps({f"crawl_{site}_{mode}_cpu": c[mode]["ratio_cpu"]
                       for site, c in (("one", crawl_one), ("many", crawl_many))
                       for mode in ("block", "tag")}

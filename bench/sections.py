@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tdm_guard.stores.atomic import write_atomically
+
 
 def replace_section(path: Path, begin: str, end: str, text: str) -> None:
     """Put `text` (which starts with `begin` and ends with `end`) in place of that section
-    of `path`, keeping everything else; appended when the file has no such section yet."""
+    of `path`, keeping everything else; appended when the file has no such section yet.
+    Written whole or not at all: a full disk leaves the file as it was."""
     current = path.read_text()
     if begin in current:
         before, rest = current.split(begin, 1)
         after = rest.split(end, 1)[1] if end in rest else ""
-        path.write_text(before + text + after.lstrip("\n"))
+        write_atomically(path, before + text + after.lstrip("\n"))
     else:
-        path.write_text(current.rstrip("\n") + "\n\n" + text)
+        write_atomically(path, current.rstrip("\n") + "\n\n" + text)
