@@ -62,12 +62,12 @@ class TdmrepFloorMiddleware(RobotsTxtMiddleware):
     def robot_parser(self, request: scrapy.Request):  # noqa: ANN201 - Scrapy's type
         # A plain function on the warm path: stock Scrapy's coroutine, no second one around
         # it (about 6 k instructions a request more than stock, 0.04% of a crawl).
-        netloc = urlparse_cached(request).netloc
-        if netloc in self._tdmrep_done:
+        url = urlparse_cached(request)
+        if url.netloc in self._tdmrep_done:
             return super().robot_parser(request)
-        return self._after_tdmrep(request, netloc)
+        return self._after_tdmrep(request, url.scheme, url.netloc)
 
-    async def _after_tdmrep(self, request: scrapy.Request, netloc: str):  # noqa: ANN202
+    async def _after_tdmrep(self, request: scrapy.Request, scheme: str, netloc: str):  # noqa: ANN202
         waiters = self._tdmrep_waiting.get(netloc)
         if waiters is not None:
             gate: Deferred = Deferred()
@@ -75,7 +75,6 @@ class TdmrepFloorMiddleware(RobotsTxtMiddleware):
             await maybe_deferred_to_future(gate)
             return await super().robot_parser(request)
         self._tdmrep_waiting[netloc] = []
-        scheme = urlparse_cached(request).scheme
         tdmrep = scrapy.Request(f"{scheme}://{netloc}/.well-known/tdmrep.json",
                                 priority=self.DOWNLOAD_PRIORITY, callback=NO_CALLBACK,
                                 meta={"dont_obey_robotstxt": True})

@@ -331,6 +331,11 @@ CRAWL_TARGETS = {"block": 1.03, "tag": 1.05}
 COUNT_VARIATION = 0.01
 
 
+def near(ratio: float, target: float) -> bool:
+    """Whether an instruction-count ratio is at a target within the counts' variation."""
+    return abs(ratio - target) <= COUNT_VARIATION
+
+
 FLOOR = "floor: stock + tdmrep.json"
 
 
@@ -386,7 +391,7 @@ def instruction_rows(ins: dict | None) -> str:
                 result = verdict(m['ratio'], CRAWL_TARGETS[mode])
                 if "floor" in i and i["floor"]["ratio"] > CRAWL_TARGETS[mode]:
                     result += f"; the floor alone: {i['floor']['ratio']:.3f}"
-                    if i["floor"]["ratio"] - CRAWL_TARGETS[mode] <= COUNT_VARIATION:
+                    if near(i["floor"]["ratio"], CRAWL_TARGETS[mode]):
                         result += " (at the target within the counts' variation)"
             rows.append(
                 f"| {i['pages']:,} pages, {site}, {name} | {latency} | "
@@ -449,17 +454,13 @@ def targets_text(ins: dict) -> str:
         noise = COUNT_VARIATION * (many["full"]["block"] + many["full"]["floor"]
                                    + one["full"]["block"] + one["full"]["stock"])
         rest = ours - own_startup - own_pages
-        rest_text = (f"the remaining {rest / 1e6:.0f} M (about {rest / n / 1e6:.1f} M per "
-                     "origin: reading both files and building the origin's policy, of which "
-                     "reading and compiling one robots.txt costs about 0.6 M, measured apart "
-                     "on 2026-12-03) is not resolved: it is within the variation of the four "
-                     f"counts it is computed from (up to about {noise / 1e6:.0f} M)"
-                     if abs(rest) <= noise else
-                     f"the remaining {rest / 1e6:.0f} M ({rest / n / 1e6:.1f} M per origin), "
-                     "beyond the variation of the four counts it is computed from (up to "
-                     f"about {noise / 1e6:.0f} M), is tdm-guard's work per origin: reading "
-                     "both files and building the origin's policy (reading and compiling one "
-                     "robots.txt costs about 0.6 M, measured apart on 2026-12-03)")
+        resolved = "beyond" if abs(rest) > noise else "within"
+        rest_text = (
+            f"the remaining {rest / 1e6:.0f} M (about {rest / n / 1e6:.1f} M per origin) is "
+            f"{resolved} the variation of the four counts it is computed from (up to about "
+            f"{noise / 1e6:.0f} M){'' if resolved == 'beyond' else ', so not resolved'}; per "
+            "origin tdm-guard reads both files and builds the origin's policy (reading and "
+            "compiling one robots.txt costs about 0.6 M, measured apart on 2026-12-03)")
         floor_text = (
             "TDMRep requires that file of every origin (the final report's Processing "
             "priority, `#sec-processing-priority`: \"A TDM Agent MUST check the presence of "
@@ -512,11 +513,10 @@ def targets_text(ins: dict) -> str:
 def _room(floor: dict, stock: int, startup: int) -> str:
     """What the tag target leaves above the floor, when that is less than start-up alone."""
     room = (CRAWL_TARGETS["tag"] - floor["ratio"]) * stock
-    variation = COUNT_VARIATION * stock
     if room >= startup:
         return ""
-    if abs(room) <= variation:
-        most = max(room, 0) + variation
+    if near(floor["ratio"], CRAWL_TARGETS["tag"]):
+        most = max(room, 0) + COUNT_VARIATION * stock
         return (f"; the tag target leaves at most about {most / 1e6:.0f} M instructions above "
                 "it for all of tdm-guard's work (the counts' variation), about its start-up "
                 f"alone ({startup / 1e6:.0f} M)")
@@ -529,7 +529,7 @@ def _room(floor: dict, stock: int, startup: int) -> str:
 def _against(ratio: float, mode: str) -> str:
     """Above, within, or (inside the counts' variation) at a crawl target."""
     target = CRAWL_TARGETS[mode]
-    if abs(ratio - target) <= COUNT_VARIATION * ratio:
+    if near(ratio, target):
         side = "above" if ratio > target else "below"
         return (f"at the {mode} target ({target}) within the counts' variation (about 1%; "
                 f"this count is {side} it)")
