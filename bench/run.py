@@ -593,7 +593,8 @@ def write_report(data: dict, path: Path) -> None:
 # Benchmarks
 
 Reproduce with `python bench/run.py` ({elapsed_text}; `--no-instructions` skips the
-callgrind counts, about half of it; `--quick` for a smoke run). Local
+callgrind counts, about half of it; `--quick` for a smoke run, whose numbers go to
+`bench/results/quick.json` and never to this page). Local
 servers only; each comparison alternates its contenders, {data['runs']} rounds. Raw numbers,
 every pair: `bench/results/latest.json` (not committed).
 
